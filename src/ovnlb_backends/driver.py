@@ -1,0 +1,306 @@
+"""Run Octavia requests against a backend: read -> parse -> request -> translate -> plan -> apply.
+
+:class:`OvnLbDriver` is the I/O shell around the pure core. Every request
+is one transaction per load balancer it touches; on :class:`TryAgain` it
+re-reads, re-plans and re-applies, so a transaction that did commit before
+the connection dropped plans to nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ovnlb_backends.base import Backend, TryAgain
+from ovnlb_core import octavia as oc
+from ovnlb_core import requests as rq
+from ovnlb_core import validate
+from ovnlb_core.errors import NotFoundError, OvnlbError
+from ovnlb_core.model import LoadBalancerState
+from ovnlb_core.parse import parse
+from ovnlb_core.plan import LbRowSet, Plan, diff
+from ovnlb_core.rows import find_lb_of_pool, find_lbs_by_mapping, lb_rowset
+from ovnlb_core.status import Payload
+from ovnlb_core.topology import Subnet, Topology
+from ovnlb_core.translate import bracket, translate
+
+RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
+
+
+class RetriesExhausted(OvnlbError):
+    """The NB database kept changing under the request; nothing more was retried."""
+
+
+@attrs.define
+class OvnLbDriver:
+    """Octavia provider requests applied through a :class:`Backend`."""
+
+    backend: Backend
+    subnets: Mapping[str, Subnet] = attrs.field(factory=dict)
+    view: oc.OctaviaView = attrs.field(factory=oc.OctaviaView)
+    max_attempts: int = 10
+
+    # -- the one path every request takes ----------------------------------------------
+
+    def run(self, lb_id: str, fn: RequestFn) -> rq.Outcome:
+        """Apply ``fn`` to load balancer ``lb_id`` in one transaction (retried on TryAgain)."""
+        for _attempt in range(self.max_attempts):
+            reader = self.backend.reader()
+            actual = lb_rowset(reader, lb_id)
+            state = parse(lb_id, actual) if actual.lbs else None
+            ctx = rq.Context(Topology(reader, self.subnets), self.view)
+            outcome = fn(ctx, state)
+            desired = translate(outcome.state) if outcome.state is not None else LbRowSet()
+            plan = diff(actual, desired)
+            if outcome.nat_updates:
+                plan = plan + Plan(nat_updates=outcome.nat_updates)
+            try:
+                self.backend.commit(plan, basis=actual)
+            except TryAgain:
+                continue
+            return outcome
+        raise RetriesExhausted(f"load balancer {lb_id}: gave up after {self.max_attempts} tries")
+
+    def _lb_of_pool(self, pool_id: str | None) -> str:
+        if pool_id is None:
+            raise NotFoundError("pool", "?", "request names no pool")
+        pool = self.view.pools.get(pool_id)
+        if pool and pool.get("loadbalancer_id"):
+            return str(pool["loadbalancer_id"])
+        found = find_lb_of_pool(self.backend.reader(), pool_id)
+        if found is None:
+            raise NotFoundError("pool", pool_id, "no Load_Balancer row holds it")
+        return found
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def lb_create(self, lb: Any) -> list[Payload]:
+        """``loadbalancer_create``."""
+        obj = oc.LoadBalancer.from_dict(lb)
+        return self._statuses(obj.id, lambda c, s: rq.lb_create(c, s, obj))
+
+    def lb_update(self, old: Any, new: Any) -> list[Payload]:
+        """``loadbalancer_update``."""
+        upd = oc.update_of(oc.LoadBalancer, old, new)
+        return self._statuses(upd.new.id, lambda c, s: rq.lb_update(c, s, upd))
+
+    def lb_delete(self, lb: Any, cascade: bool = False) -> list[Payload]:
+        """``loadbalancer_delete``."""
+        obj = oc.LoadBalancer.from_dict(lb)
+        return self._statuses(obj.id, lambda c, s: rq.lb_delete(c, s, obj, cascade))
+
+    def lb_failover(self, lb_id: str) -> list[Payload]:
+        """``loadbalancer_failover``: always refused."""
+        validate.failover(lb_id)
+        return []
+
+    def listener_create(self, listener: Any) -> list[Payload]:
+        """``listener_create``."""
+        obj = oc.Listener.from_dict(listener)
+        return self._statuses(
+            self._lb(obj.loadbalancer_id), lambda c, s: rq.listener_create(c, s, obj)
+        )
+
+    def listener_update(self, old: Any, new: Any) -> list[Payload]:
+        """``listener_update``."""
+        upd = oc.update_of(oc.Listener, old, new)
+        return self._statuses(
+            self._lb(upd.new.loadbalancer_id), lambda c, s: rq.listener_update(c, s, upd)
+        )
+
+    def listener_delete(self, listener: Any) -> list[Payload]:
+        """``listener_delete``."""
+        obj = oc.Listener.from_dict(listener)
+        return self._statuses(
+            self._lb(obj.loadbalancer_id), lambda c, s: rq.listener_delete(c, s, obj)
+        )
+
+    def pool_create(self, pool: Any) -> list[Payload]:
+        """``pool_create``."""
+        obj = oc.Pool.from_dict(pool)
+        return self._statuses(self._lb(obj.loadbalancer_id), lambda c, s: rq.pool_create(c, s, obj))
+
+    def pool_update(self, old: Any, new: Any) -> list[Payload]:
+        """``pool_update``."""
+        upd = oc.update_of(oc.Pool, old, new)
+        return self._statuses(
+            self._lb(upd.new.loadbalancer_id), lambda c, s: rq.pool_update(c, s, upd)
+        )
+
+    def pool_delete(self, pool: Any) -> list[Payload]:
+        """``pool_delete`` (its health monitor and members first)."""
+        obj = oc.Pool.from_dict(pool)
+        return self._statuses(self._lb(obj.loadbalancer_id), lambda c, s: rq.pool_delete(c, s, obj))
+
+    def member_create(self, member: Any) -> list[Payload]:
+        """``member_create``."""
+        obj = oc.Member.from_dict(member)
+        return self._statuses(
+            self._lb_of_pool(obj.pool_id), lambda c, s: rq.member_create(c, s, obj)
+        )
+
+    def member_update(self, old: Any, new: Any) -> list[Payload]:
+        """``member_update``."""
+        upd = oc.update_of(oc.Member, old, new)
+        return self._statuses(
+            self._lb_of_pool(upd.new.pool_id), lambda c, s: rq.member_update(c, s, upd)
+        )
+
+    def member_delete(self, member: Any) -> list[Payload]:
+        """``member_delete``."""
+        obj = oc.Member.from_dict(member)
+        return self._statuses(
+            self._lb_of_pool(obj.pool_id), lambda c, s: rq.member_delete(c, s, obj)
+        )
+
+    def member_batch_update(self, pool_id: str, members: Sequence[Any]) -> list[Payload]:
+        """``member_batch_update``: one transaction for the whole batch."""
+        objs = [oc.Member.from_dict({**oc.as_dict(m), "pool_id": pool_id}) for m in members]
+        return self._statuses(
+            self._lb_of_pool(pool_id), lambda c, s: rq.member_batch_update(c, s, pool_id, objs)
+        )
+
+    def hm_create(self, hm: Any) -> list[Payload]:
+        """``health_monitor_create``."""
+        obj = oc.HealthMonitor.from_dict(hm)
+        return self._statuses(self._lb_of_pool(obj.pool_id), lambda c, s: rq.hm_create(c, s, obj))
+
+    def hm_update(self, old: Any, new: Any) -> list[Payload]:
+        """``health_monitor_update``."""
+        upd = oc.update_of(oc.HealthMonitor, old, new)
+        return self._statuses(
+            self._lb_of_pool(upd.new.pool_id), lambda c, s: rq.hm_update(c, s, upd)
+        )
+
+    def hm_delete(self, hm: Any) -> list[Payload]:
+        """``health_monitor_delete``."""
+        obj = oc.HealthMonitor.from_dict(hm)
+        return self._statuses(self._lb_of_pool(obj.pool_id), lambda c, s: rq.hm_delete(c, s, obj))
+
+    def fip_associate(
+        self, lb_id: str | None, fip: str, vip_kind: str | None, port_id: str, fixed_ip: str | None
+    ) -> list[Payload]:
+        """A floating IP associated with a VIP port (no status report)."""
+        if lb_id is None:
+            return []
+        related = self._port_ips(port_id, fixed_ip)
+        kind = vip_kind or "vip"
+        self.run(lb_id, lambda c, s: rq.fip_associate(c, s, fip, kind, related))
+        return []
+
+    def fip_disassociate(self, lb_id: str | None, fip: str) -> list[Payload]:
+        """A floating IP taken off a VIP port (no status report)."""
+        if lb_id is None:
+            return []
+        self.run(lb_id, lambda c, s: rq.fip_disassociate(c, s, fip))
+        return []
+
+    def member_health(self, events: Sequence[Mapping[str, Any]]) -> list[Payload]:
+        """SB ``Service_Monitor`` changes: one merged report per event that hit a member."""
+        out: list[Payload] = []
+        for ev in events:
+            row = ev["row"]
+            protocol = row.get("protocol") or "tcp"
+            if isinstance(protocol, list):
+                protocol = protocol[0] if protocol else "tcp"
+            status = row.get("status")
+            if isinstance(status, list):
+                status = status[0] if status else None
+            key = bracket(row["ip"])
+            value = f"{row['logical_port']}:{bracket(row['src_ip'])}"
+            collected: list[Payload] = []
+            for lb_id in find_lbs_by_mapping(self.backend.reader(), key, value, protocol):
+                holder: list[Payload] = []
+
+                def fn(
+                    c: rq.Context,
+                    s: LoadBalancerState | None,
+                    holder: list[Payload] = holder,
+                    row: Mapping[str, Any] = row,
+                    status: Any = status,
+                    protocol: str = protocol,
+                    deleted: bool = ev.get("type") == "delete",
+                ) -> rq.Outcome:
+                    if s is None:
+                        return rq.Outcome(s)
+                    new, reports = rq.member_health(
+                        c,
+                        s,
+                        row["ip"],
+                        int(row["port"]),
+                        protocol,
+                        row["logical_port"],
+                        row["src_ip"],
+                        status,
+                        deleted,
+                    )
+                    holder[:] = reports
+                    return rq.Outcome(new)
+
+                self.run(lb_id, fn)
+                collected += holder
+            if collected:
+                out.append(rq.merge_payloads(collected))
+        return out
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _statuses(self, lb_id: str, fn: RequestFn) -> list[Payload]:
+        return list(self.run(lb_id, fn).statuses)
+
+    def _lb(self, lb_id: str | None) -> str:
+        if lb_id is None:
+            raise NotFoundError("loadbalancer", "?", "request names no load balancer")
+        return lb_id
+
+    def _port_ips(self, port_id: str, fixed_ip: str | None) -> list[str]:
+        ips = [fixed_ip] if fixed_ip else []
+        for _u, lsp in self.backend.reader().by_name("Logical_Switch_Port", port_id):
+            for entry in lsp.get("addresses", ()):
+                for token in entry.split()[1:]:
+                    if token not in ips:
+                        ips.append(token)
+        return ips
+
+
+def handle(driver: OvnLbDriver, request: Mapping[str, Any]) -> list[Payload]:
+    """Dispatch a conformance-style request (``{"op": ..., ...}``) to the driver."""
+    op = request["op"]
+    if op == "lb_create":
+        return driver.lb_create(request["loadbalancer"])
+    if op == "lb_delete":
+        return driver.lb_delete(request["loadbalancer"], bool(request.get("cascade")))
+    if op == "member_batch_update":
+        return driver.member_batch_update(request["pool_id"], request["members"])
+    if op == "fip_associate":
+        return driver.fip_associate(
+            request.get("loadbalancer_id"),
+            request["floating_ip_address"],
+            request.get("vip_kind"),
+            request["port_id"],
+            request.get("fixed_ip_address"),
+        )
+    if op == "fip_disassociate":
+        return driver.fip_disassociate(
+            request.get("loadbalancer_id"), request["floating_ip_address"]
+        )
+    if op == "member_health":
+        return driver.member_health(request["events"])
+    if op == "lb_failover":
+        return driver.lb_failover(request["loadbalancer_id"])
+    kind, _, action = op.rpartition("_")
+    singular = {
+        "lb": "loadbalancer",
+        "listener": "listener",
+        "pool": "pool",
+        "member": "member",
+        "hm": "healthmonitor",
+    }
+    method = getattr(driver, op, None)
+    if method is None or kind not in singular:
+        raise OvnlbError(f"unknown request {op!r}")
+    if action == "update":
+        return list(method(request["old"], request["new"]))
+    return list(method(request[singular[kind]]))

@@ -1,0 +1,103 @@
+"""Replay a conformance file (format ``ovnlb-conformance/1``) through a backend.
+
+For each step: Neutron's NB writes (``nb_changes``), Octavia's view
+(``octavia_changes``), the request through :class:`OvnLbDriver`, then
+``nb_changes_after``; one JSON record per step with the canonical NB dump,
+the status payloads and the error (if the request was refused).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from ovnlb_backends.base import Backend
+from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_core.dump import canonical_dump
+from ovnlb_core.errors import OvnlbError
+from ovnlb_core.octavia import OctaviaView
+from ovnlb_core.rawops import initial_ops
+from ovnlb_core.topology import subnets_from_neutron
+
+FORMAT = "ovnlb-conformance/1"
+
+
+def load(path: str) -> dict[str, Any]:
+    """Read a conformance file and check its format tag."""
+    with open(path, encoding="utf-8") as f:
+        doc: dict[str, Any] = json.load(f)
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"{path}: not an {FORMAT} file")
+    return doc
+
+
+def replay(doc: Mapping[str, Any], backend: Backend) -> Iterator[dict[str, Any]]:
+    """Yield the record of the initial load (index -1) and of every step."""
+    backend.apply_raw(initial_ops(doc["nb_initial"]))
+    yield {"index": -1, "nb": canonical_dump(backend.reader())}
+    driver = OvnLbDriver(backend, subnets_from_neutron(doc["neutron"]["subnets"]), OctaviaView())
+    for step in doc["steps"]:
+        if step.get("nb_changes"):
+            backend.apply_raw(step["nb_changes"])
+        driver.view.apply_changes(step.get("octavia_changes") or {})
+        error: str | None = None
+        statuses: list[Any] = []
+        try:
+            statuses = handle(driver, step["request"])
+        except OvnlbError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if step.get("nb_changes_after"):
+            backend.apply_raw(step["nb_changes_after"])
+        yield {
+            "index": step["index"],
+            "nb": canonical_dump(backend.reader()),
+            "statuses": statuses,
+            "error": error,
+        }
+
+
+def canon_status(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A status payload in the goldens' canonical form (conformance-format 6.2)."""
+    out: dict[str, Any] = {}
+    for key in sorted(payload):
+        value = payload[key]
+        if isinstance(value, list):
+            value = sorted(
+                (dict(sorted(x.items())) for x in value),
+                key=lambda x: json.dumps(x, sort_keys=True),
+            )
+        out[key] = value
+    return out
+
+
+def compare(doc: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Differences between replay records and the file's expectations, outside excluded steps.
+
+    A step is excluded when it carries ``known_bugs`` or comes after ``diverged_after``.
+    """
+    by_index = {r["index"]: r for r in records}
+    problems: list[str] = []
+    if -1 in by_index and by_index[-1]["nb"] != doc["expect_initial"]["nb"]:
+        problems.append("initial: NB dump differs")
+    div = doc.get("diverged_after")
+    for step in doc["steps"]:
+        i = step["index"]
+        if step.get("known_bugs") or (div is not None and i > div):
+            continue
+        rec = by_index.get(i)
+        exp = step["expect"]
+        if rec is None:
+            problems.append(f"step {i}: no record")
+            continue
+        if rec["nb"] != exp["nb"]:
+            problems.append(f"step {i} ({step['request']['op']}): NB dump differs")
+        got = [canon_status(s) for s in rec["statuses"]]
+        if got != exp["statuses"]:
+            problems.append(f"step {i} ({step['request']['op']}): statuses differ")
+        if (exp.get("rejected") is not None) != (rec["error"] is not None):
+            problems.append(
+                f"step {i} ({step['request']['op']}): error {rec['error']!r}, "
+                f"expected rejected={exp.get('rejected')!r}"
+            )
+    return problems

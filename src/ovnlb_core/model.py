@@ -1,0 +1,248 @@
+"""The NB state of an Octavia load balancer, as typed frozen values.
+
+An Octavia load balancer is one :class:`LoadBalancerState`: one
+:class:`ProtocolRow` per L4 protocol in use (plus at most one protocol-less
+row), each holding its listeners, pools (with members in order), member
+statuses, health checks and bookkeeping (``ls_refs``, ``lr_ref``) exactly as
+the rows record them. ``vips`` is not stored: it is derived
+(:func:`ovnlb_core.translate.compute_vips`).
+
+Everything a row can hold has a place here, so ``parse(translate(m)) == m``;
+keys ovnlb does not understand are kept verbatim in ``extra_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from enum import StrEnum
+
+import attrs
+
+from ovnlb_core.plan import HealthCheckRow
+
+
+class OperatingStatus(StrEnum):
+    """Octavia operating statuses."""
+
+    ONLINE = "ONLINE"
+    OFFLINE = "OFFLINE"
+    DEGRADED = "DEGRADED"
+    ERROR = "ERROR"
+    NO_MONITOR = "NO_MONITOR"
+
+
+class ProvisioningStatus(StrEnum):
+    """Octavia provisioning statuses ovnlb reports."""
+
+    ACTIVE = "ACTIVE"
+    ERROR = "ERROR"
+    DELETED = "DELETED"
+
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+
+
+def _dict(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+def _sorted(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(value))
+
+
+#: ``selection_fields`` per load-balancing algorithm (``None``: LB create, no algorithm yet).
+SELECTION_FIELDS: Mapping[str | None, tuple[str, ...]] = {
+    "SOURCE_IP_PORT": ("ip_dst", "ip_src", "tp_dst", "tp_src"),
+    "SOURCE_IP": ("ip_dst", "ip_src"),
+    None: ("ip_dst", "ip_src", "tp_dst", "tp_src"),
+}
+
+
+@attrs.frozen
+class MemberEntry:
+    """One member entry of a pool value: ``member_<id>_<address>:<port>_<subnet>``."""
+
+    id: str
+    address: str
+    port: int
+    #: The subnet text as stored: a subnet id, or ``""``/``"None"`` in rows older writers made.
+    subnet_id: str
+
+    @property
+    def is_ipv6(self) -> bool:
+        """True for an IPv6 address."""
+        return ":" in self.address
+
+    def text(self) -> str:
+        """The entry as written in the pool value."""
+        return f"member_{self.id}_{self.address}:{self.port}_{self.subnet_id}"
+
+    def backend(self) -> str:
+        """The backend as written in a ``vips`` value."""
+        if self.is_ipv6:
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
+
+
+@attrs.frozen
+class PoolState:
+    """A ``pool_<id>[:D]`` key and its member list."""
+
+    id: str
+    enabled: bool = True
+    members: tuple[MemberEntry, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The external_ids key."""
+        return f"pool_{self.id}" if self.enabled else f"pool_{self.id}:D"
+
+
+@attrs.frozen
+class ListenerState:
+    """A ``listener_<id>[:D]`` key: ``<port>:[pool_<id>]``."""
+
+    id: str
+    port: int
+    pool_id: str | None = None
+    enabled: bool = True
+    #: The listener names its pool in the disabled form ``pool_<id>:D`` (written by
+    #: the reference for pools created disabled, B3); ovnlb never writes it.
+    pool_ref_disabled: bool = False
+
+    @property
+    def key(self) -> str:
+        """The external_ids key."""
+        return f"listener_{self.id}" if self.enabled else f"listener_{self.id}:D"
+
+    @property
+    def value(self) -> str:
+        """The external_ids value."""
+        if self.pool_id is None:
+            return f"{self.port}:"
+        return f"{self.port}:pool_{self.pool_id}" + (":D" if self.pool_ref_disabled else "")
+
+
+def _listeners(value: Iterable[ListenerState]) -> tuple[ListenerState, ...]:
+    return tuple(sorted(value, key=lambda x: x.key))
+
+
+def _pools(value: Iterable[PoolState]) -> tuple[PoolState, ...]:
+    return tuple(sorted(value, key=lambda x: x.key))
+
+
+def _hcs(value: Iterable[HealthCheckRow]) -> tuple[HealthCheckRow, ...]:
+    return tuple(sorted(value, key=lambda h: h.uuid))
+
+
+@attrs.frozen
+class ProtocolRow:
+    """One NB ``Load_Balancer`` row of an Octavia load balancer."""
+
+    uuid: str
+    protocol: str | None = None
+    #: ``external_ids["enabled"]`` as stored (``"True"``/``"False"``); None when absent.
+    enabled: str | None = "True"
+    vip: str | None = None
+    vip_port_id: str | None = None
+    additional_vips: tuple[str, ...] | None = None
+    additional_vip_port_ids: tuple[str, ...] | None = None
+    vip_fip: str | None = None
+    additional_vip_fips: tuple[str, ...] | None = None
+    lr_ref: tuple[str, ...] | None = None
+    ls_refs: tuple[tuple[str, int], ...] | None = None
+    listeners: tuple[ListenerState, ...] = attrs.field(default=(), converter=_listeners)
+    pools: tuple[PoolState, ...] = attrs.field(default=(), converter=_pools)
+    member_status: tuple[tuple[str, str], ...] | None = None
+    healthmonitors: tuple[str, ...] | None = None
+    selection_fields: tuple[str, ...] = attrs.field(
+        default=SELECTION_FIELDS[None], converter=_sorted
+    )
+    options: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    ip_port_mappings: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+    health_checks: tuple[HealthCheckRow, ...] = attrs.field(default=(), converter=_hcs)
+    switches: frozenset[str] = frozenset()
+    routers: frozenset[str] = frozenset()
+    extra_ids: Mapping[str, str] = attrs.field(factory=dict, converter=_dict)
+
+    # -- lookups -----------------------------------------------------------------
+
+    def pool(self, pool_id: str) -> PoolState | None:
+        """The pool with this id (either admin form), or None."""
+        for p in self.pools:
+            if p.id == pool_id:
+                return p
+        return None
+
+    def listener(self, listener_id: str) -> ListenerState | None:
+        """The listener with this id (either admin form), or None."""
+        for li in self.listeners:
+            if li.id == listener_id:
+                return li
+        return None
+
+    def statuses(self) -> dict[str, str]:
+        """``neutron:member_status`` as an ordered dict (empty when absent)."""
+        return dict(self.member_status or ())
+
+    def ls_ref_counts(self) -> dict[str, int]:
+        """``ls_refs`` as an ordered dict (empty when absent)."""
+        return dict(self.ls_refs or ())
+
+    def all_members(self) -> Iterator[tuple[PoolState, MemberEntry]]:
+        """Every member entry of every pool of the row, in order."""
+        for p in self.pools:
+            for m in p.members:
+                yield p, m
+
+    @property
+    def is_empty(self) -> bool:
+        """No listener and no pool key (the reference's ``_is_lb_empty``)."""
+        return not self.listeners and not self.pools
+
+
+def _rows(value: Iterable[ProtocolRow]) -> tuple[ProtocolRow, ...]:
+    return tuple(sorted(value, key=lambda r: (r.protocol or "", r.uuid)))
+
+
+@attrs.frozen
+class LoadBalancerState:
+    """Every NB ``Load_Balancer`` row of one Octavia load balancer."""
+
+    name: str
+    rows: tuple[ProtocolRow, ...] = attrs.field(default=(), converter=_rows)
+
+    def row_for_protocol(self, protocol: str | None) -> ProtocolRow | None:
+        """The row a request on ``protocol`` uses (spec 2.1)."""
+        if protocol is None:
+            return self.rows[0] if self.rows else None
+        proto = protocol.lower()
+        if len(self.rows) == 1 and self.rows[0].protocol is None:
+            return self.rows[0]
+        for r in self.rows:
+            if r.protocol == proto:
+                return r
+        return None
+
+    def row_with_pool(self, pool_id: str) -> ProtocolRow | None:
+        """The row that holds ``pool_<id>`` (enabled form first, then disabled)."""
+        for enabled in (True, False):
+            for r in self.rows:
+                p = r.pool(pool_id)
+                if p is not None and p.enabled == enabled:
+                    return r
+        return None
+
+    def row_with_listener(self, listener_id: str) -> ProtocolRow | None:
+        """The row that holds the listener (either admin form)."""
+        for r in self.rows:
+            if r.listener(listener_id) is not None:
+                return r
+        return None
+
+    def replace(self, old: ProtocolRow, new: ProtocolRow | None) -> LoadBalancerState:
+        """A copy with ``old`` replaced by ``new`` (or removed when ``new`` is None)."""
+        rows = [r for r in self.rows if r is not old]
+        if new is not None:
+            rows.append(new)
+        return attrs.evolve(self, rows=rows)
