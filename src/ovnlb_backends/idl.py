@@ -1,0 +1,1036 @@
+"""The ovs Python IDL backend: an in-memory replica of the NB tables ovnlb needs.
+
+:class:`IdlBackend` connects to one NB server or to a comma-separated list of
+cluster members (leader only by default) over ``unix:``, ``tcp:`` or
+``ssl:``, monitors only the tables and columns of
+:data:`ovnlb_core.nb.SCHEMA`, and applies a :class:`~ovnlb_core.plan.Plan` as
+one OVSDB transaction: per-key ``mutate`` for map columns (``setkey`` /
+``delkey``), ``addvalue`` / ``delvalue`` for reference sets, inserts with the
+plan's client-chosen UUIDs (``persist_uuid``), and ``verify`` on every
+column of an existing row that the plan mutates. A TRY_AGAIN (failed verify,
+reconnect with the transaction in flight) becomes :class:`~ovnlb_backends.base.TryAgain`
+once the replica has resynced, so the caller can re-read, re-plan and
+re-apply; a retry of a plan that did commit then plans to nothing.
+
+Reading is lazy: :meth:`IdlBackend.reader` converts a row to the canonical
+form of :mod:`ovnlb_core.nb` only when it is looked at (and caches it until the
+row changes), and finds rows by ``name`` or by who references them through
+indexes kept up to date from the IDL's change notifications, so the cost of
+a request does not grow with the number of unrelated load balancers.
+
+Importing this module also makes the ``ovs`` JSON-RPC parser fast (see
+:func:`install_json_parser`): PyPI's ``ovs`` usually builds without its C
+extension, and the pure-Python parser is quadratic in the length of a string.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import json
+import logging
+import os
+import re
+import sys
+import sysconfig
+import time
+import uuid as uuidlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import ovs.db.data
+import ovs.db.error
+import ovs.db.idl
+import ovs.json
+import ovs.jsonrpc
+import ovs.poller
+import ovs.stream
+
+from ovnlb_backends.base import BackendError, TryAgain
+from ovnlb_core import rawops
+from ovnlb_core.nb import SCHEMA, Column, NbReader, Row
+from ovnlb_core.plan import (
+    HealthCheckRow,
+    LbRowSet,
+    LoadBalancerRow,
+    MapDelta,
+    NatColumns,
+    Plan,
+)
+
+__all__ = [
+    "IdlBackend",
+    "IdlReader",
+    "install_json_parser",
+    "json_parser_info",
+]
+
+log = logging.getLogger(__name__)
+
+NB_DB: Final = "OVN_Northbound"
+
+# ---------------------------------------------------------------------------
+# Fast JSON for the ovs JSON-RPC layer
+# ---------------------------------------------------------------------------
+
+#: ``ovs.json.Parser`` as the ovs package defined it (C-backed or pure Python).
+#: Its methods refer to it by its module-global name, so it stays bound there;
+#: the stdlib path only replaces its ``__new__`` (as the C path does).
+_OVS_PARSER_CLASS: Final[Any] = ovs.json.Parser
+_OVS_PARSER_NEW: Final[Any] = _OVS_PARSER_CLASS.__dict__["__new__"]
+
+#: Where Debian's python3-openvswitch puts its compiled parser.
+DEBIAN_OVS_DIR: Final = Path("/usr/lib/python3/dist-packages/ovs")
+
+_STRUCT_RE: Final = re.compile(r'["\[\]{}]')
+_NON_SPACE_RE: Final = re.compile(r"[^ \t\r\n]")
+# Escapes where the ovs parser and the json module disagree (ovs rejects NUL
+# and unpaired leading surrogates). ovsdb-server never sends them (it writes
+# non-ASCII as raw UTF-8 and escapes only control characters); when they do
+# occur the message is handed to the ovs parser itself, so results stay identical.
+_ODD_ESCAPE_RE: Final = re.compile(r"\\u(?:0000|[dD][89abAB])")
+_MAX_DEPTH: Final = 1000  # ovs.json.Parser.MAX_HEIGHT
+
+_INT64_LIMIT: Final = 2**63
+_NUMBER_RE: Final = re.compile(r"(-)?(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:[eE]([-+]?[0-9]+))?$")
+
+
+def _ovs_number(text: str) -> int | float:
+    """A JSON number as ovs.json reads it: int when integral and within int64, else float."""
+    if "." not in text and "e" not in text and "E" not in text:
+        as_int = int(text)
+        if -_INT64_LIMIT <= as_int < _INT64_LIMIT:
+            return as_int
+    # The rest mirrors ovs.json.Parser.__lex_finish_number step by step.
+    m = _NUMBER_RE.match(text)
+    if m is None:
+        raise ValueError(f"syntax error in number {text!r}")
+    sign, integer, fraction, exp = m.groups()
+    if exp is not None and not -sys.maxsize - 1 <= int(exp) <= sys.maxsize:
+        raise ValueError("exponent outside valid range")
+    if fraction is not None and not fraction.lstrip("0"):
+        fraction = None
+    significand = int(integer + (fraction or ""))
+    pow10 = (-len(fraction) if fraction else 0) + (int(exp) if exp else 0)
+    if significand == 0:
+        return 0
+    if significand <= _INT64_LIMIT:
+        while pow10 > 0 and significand <= _INT64_LIMIT:
+            significand *= 10
+            pow10 -= 1
+        while pow10 < 0 and significand % 10 == 0:
+            significand //= 10
+            pow10 += 1
+        if pow10 == 0 and (
+            (not sign and significand < _INT64_LIMIT) or (sign and significand <= _INT64_LIMIT)
+        ):
+            return -significand if sign else significand
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError("number outside valid range")
+    return value if value != 0 else 0
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid keyword {name!r}")
+
+
+_DECODER: Final = json.JSONDecoder(
+    parse_int=_ovs_number, parse_float=_ovs_number, parse_constant=_reject_constant, strict=True
+)
+
+
+def _ovs_python_parser(check_trailer: bool) -> Any:
+    """A pure-Python ``ovs.json.Parser``, bypassing the ``__new__`` that picks a parser."""
+    parser = object.__new__(_OVS_PARSER_CLASS)
+    parser.__init__(check_trailer=check_trailer)
+    return parser
+
+
+class StdlibJsonParser:
+    """A drop-in ``ovs.json.Parser`` that decodes with the standard ``json`` module.
+
+    ``feed`` only finds where the top-level object or array ends (a regular
+    expression skips from one bracket or quote to the next, so long strings
+    cost nothing in Python); the complete text is then decoded by ``json``'s
+    C scanner. Numbers follow ovs.json's rules. Anything the two parsers
+    could disagree on (errors, NUL or surrogate escapes) is re-parsed by the
+    ovs parser itself, so the result is always what ovs.json returns.
+    """
+
+    def __init__(self, check_trailer: bool = False) -> None:
+        self.check_trailer = check_trailer
+        self._chunks: list[str] = []
+        self._depth = 0
+        self._started = False
+        self._in_string = False
+        self._escape = False
+        self._text: str | None = None
+        self._delegate: Any = None
+        self.done = False
+
+    def _delegate_to_ovs(self, text: str) -> int:
+        """Hand everything (buffered and new) to the ovs parser."""
+        self._delegate = _ovs_python_parser(self.check_trailer)
+        return int(self._delegate.feed(text))
+
+    def feed(self, s: str) -> int:
+        """Consume ``s`` up to the end of the top-level value; return chars consumed."""
+        if self._delegate is not None:
+            return int(self._delegate.feed(s))
+        if self.done:
+            return 0
+        if self.check_trailer:
+            # Whole-document parse (from_string/from_stream): buffer it all,
+            # finish() decodes and rejects trailing garbage.
+            self._chunks.append(s)
+            return len(s)
+        n = len(s)
+        pos = 0
+        if not self._started:
+            # Leading whitespace is kept: a fallback to the ovs parser then
+            # reports the same line and column numbers.
+            m = _NON_SPACE_RE.search(s)
+            if m is None:
+                self._chunks.append(s)
+                return n
+            if m.group() not in "{[":
+                # ovs.json accepts only an object or array at the top: let it
+                # report the error its own way.
+                text, self._chunks = "".join(self._chunks), []
+                return self._delegate_to_ovs(text + s) - len(text)
+            self._started = True
+            self._depth = 1
+            pos = m.end()
+            self._chunks.append(s[:pos])
+        start = pos
+        if self._escape and pos < n:
+            self._escape = False
+            pos += 1
+        while pos < n:
+            if self._in_string:
+                # str.find is a memchr-speed scan: long strings cost almost nothing.
+                quote = s.find('"', pos)
+                backslash = s.find("\\", pos, n if quote < 0 else quote)
+                if backslash >= 0:
+                    if backslash + 1 < n:
+                        pos = backslash + 2  # skip the escaped character
+                    else:
+                        self._escape = True  # the escaped character is in the next chunk
+                        pos = n
+                elif quote < 0:
+                    pos = n
+                else:
+                    self._in_string = False
+                    pos = quote + 1
+                continue
+            m = _STRUCT_RE.search(s, pos)
+            if m is None:
+                pos = n
+                continue
+            pos = m.end()
+            c = m.group()
+            if c == '"':
+                self._in_string = True
+            elif c in "[{":
+                self._depth += 1
+                if self._depth > _MAX_DEPTH:
+                    self._chunks.append(s[start:pos])
+                    text, self._chunks = "".join(self._chunks), []
+                    self._delegate_to_ovs(text)
+                    return pos
+            else:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._chunks.append(s[start:pos])
+                    self._text, self._chunks = "".join(self._chunks), []
+                    self.done = True
+                    return pos
+        self._chunks.append(s[start:pos])
+        return pos
+
+    def is_done(self) -> bool:
+        """True once a complete top-level value has been consumed."""
+        if self._delegate is not None:
+            return bool(self._delegate.is_done())
+        return self.done
+
+    def finish(self) -> Any:
+        """The parsed value, or an error message string (as ovs.json does)."""
+        if self._delegate is not None:
+            return self._delegate.finish()
+        text = self._text
+        if text is None and self.check_trailer:
+            text = "".join(self._chunks)
+            stripped = text.strip(" \t\r\n")
+            if not stripped or stripped[0] not in "{[":
+                text = None
+        if text is not None and _ODD_ESCAPE_RE.search(text) is None:
+            try:
+                return _DECODER.decode(text)
+            except (ValueError, RecursionError):
+                pass
+        # Incomplete or invalid input, or escapes the parsers treat
+        # differently: the ovs parser gives its exact result or error text.
+        fallback = _ovs_python_parser(self.check_trailer)
+        fallback.feed(text if text is not None else "".join(self._chunks))
+        return fallback.finish()
+
+
+def _stdlib_parser_new(cls: Any, *args: Any, **kwargs: Any) -> StdlibJsonParser:
+    # Returning a non-instance skips Parser.__init__, exactly like the C path.
+    return StdlibJsonParser(*args, **kwargs)
+
+
+_parser_info = "python (ovs.json pure-Python parser; slow for rows with many members)"
+
+
+def _load_debian_c_parser() -> str | None:
+    """Load Debian's compiled ``ovs._json`` into this interpreter; its path or None."""
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ""
+    path = DEBIAN_OVS_DIR / f"_json{suffix}"
+    if sys.implementation.name != "cpython" or not suffix or not path.is_file():
+        return None
+    try:
+        spec = importlib.util.spec_from_file_location("ovs._json", path)
+        if spec is None or spec.loader is None:
+            return None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        # Smoke test before trusting it with the connection.
+        parser = module.Parser()
+        parser.feed('{"a":["map",[["k","\\u00e9"]]]}')
+        if parser.finish() != {"a": ["map", [["k", "\u00e9"]]]}:
+            return None
+    except Exception:  # an incompatible build: ImportError, SystemError, ...
+        log.debug("cannot load %s", path, exc_info=True)
+        return None
+    sys.modules["ovs._json"] = module
+    ovs._json = module
+    # ovs/json.py binds the name ``ovs`` only when its own ``import ovs._json`` worked.
+    ovs.json.ovs = ovs
+    return str(path)
+
+
+def install_json_parser(mode: str | None = None) -> str:
+    """Choose the JSON parser the ``ovs`` library uses; return a description.
+
+    ``mode`` (default: ``$OVNLB_JSON_PARSER``, else ``auto``):
+
+    * ``auto``: ovs's own C extension when it was built, else :class:`StdlibJsonParser`;
+    * ``c``: ovs's C extension, loading Debian's python3-openvswitch build
+      when PyPI's ``ovs`` has none (falls back to ``auto`` if neither loads);
+    * ``stdlib``: :class:`StdlibJsonParser` (needs nothing outside the stdlib);
+    * ``python``: ovs's pure-Python parser (slow; for comparisons only).
+    """
+    global _parser_info
+    mode = (mode or os.environ.get("OVNLB_JSON_PARSER") or "auto").strip().lower()
+    if mode not in ("auto", "c", "stdlib", "python"):
+        raise ValueError(f"OVNLB_JSON_PARSER must be auto, c, stdlib or python, not {mode!r}")
+    c_loaded = "ovs._json" in sys.modules and hasattr(ovs, "_json")
+    note = ""
+    if mode == "c" and not c_loaded:
+        c_loaded = _load_debian_c_parser() is not None
+        if not c_loaded:
+            note = " (requested c: no loadable ovs._json)"
+    if mode in ("c", "auto") and c_loaded:
+        ovs.json.PARSER = ovs.json.PARSER_C
+        _OVS_PARSER_CLASS.__new__ = _OVS_PARSER_NEW
+        path = str(getattr(sys.modules["ovs._json"], "__file__", "ovs._json"))
+        origin = "Debian python3-openvswitch" if path.startswith(str(DEBIAN_OVS_DIR)) else "ovs"
+        _parser_info = f"c (C extension ovs._json from {origin}: {path})"
+    elif mode == "python":
+        ovs.json.PARSER = ovs.json.PARSER_PY
+        _OVS_PARSER_CLASS.__new__ = _OVS_PARSER_NEW
+        _parser_info = "python (ovs.json pure-Python parser; slow for rows with many members)"
+    else:
+        # Any value other than PARSER_C makes jsonrpc feed str (not bytes) to the parser.
+        ovs.json.PARSER = "STDLIB"
+        _OVS_PARSER_CLASS.__new__ = _stdlib_parser_new
+        _parser_info = "stdlib (ovnlb framing + json module's C scanner)" + note
+    return _parser_info
+
+
+def json_parser_info() -> str:
+    """Which JSON parser the ``ovs`` library uses now (printed by ``ovnlb doctor``)."""
+    return _parser_info
+
+
+install_json_parser()
+
+
+# ---------------------------------------------------------------------------
+# Canonical values <-> ovs Datum
+# ---------------------------------------------------------------------------
+
+
+def _canonical(datum: Any, spec: Column) -> Any:
+    """A Datum in the canonical form of :mod:`ovnlb_core.nb`."""
+    values = datum.values
+    if spec.kind == "map":
+        return {k.value: v.value for k, v in values.items()}
+    if spec.atom == "uuid":
+        items: list[Any] = sorted(str(k.value) for k in values)
+    elif spec.kind == "set":
+        items = sorted(k.value for k in values)
+    else:
+        items = [k.value for k in values]
+    if spec.kind == "set":
+        return tuple(items)
+    if spec.kind == "optional":
+        return items[0] if items else None
+    return items[0] if items else spec.default()
+
+
+_ATOM_TYPES: Final[dict[str, tuple[type, ...]]] = {
+    "string": (str,),
+    "integer": (int,),
+    "boolean": (bool,),
+    "uuid": (str, uuidlib.UUID),
+}
+
+
+def _atom_to_python(spec: Column, value: Any, where: str) -> Any:
+    if not isinstance(value, _ATOM_TYPES[spec.atom]) or (
+        spec.atom == "integer" and isinstance(value, bool)
+    ):
+        raise BackendError(f"{where}: {value!r} is not a {spec.atom}")
+    if spec.atom == "uuid":
+        try:
+            return uuidlib.UUID(str(value))
+        except ValueError:
+            raise BackendError(f"{where}: {value!r} is not a UUID") from None
+    return value
+
+
+def _to_python(spec: Column, value: Any, where: str) -> Any:
+    """A canonical value as the ovs IDL wants it, type-checked.
+
+    The IDL logs and silently drops a value of the wrong type, then commits
+    the rest; checking here turns that into an error.
+    """
+    if spec.kind == "map":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise BackendError(f"{where}: expected a map of strings, got {value!r}")
+        return dict(value)
+    if spec.kind == "set":
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence | set | frozenset):
+            raise BackendError(f"{where}: expected a set, got {value!r}")
+        return [_atom_to_python(spec, v, where) for v in value]
+    if spec.kind == "optional":
+        return [] if value is None else [_atom_to_python(spec, value, where)]
+    return _atom_to_python(spec, value, where)
+
+
+def _scalar_of(datum: Any) -> Any:
+    for atom in datum.values:
+        return atom.value
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The replica with indexes
+# ---------------------------------------------------------------------------
+
+#: (table, column) pairs of SCHEMA that hold references: indexed for :meth:`IdlReader.referrers`.
+_REF_COLUMNS: Final[tuple[tuple[str, str], ...]] = tuple(
+    (t, c) for t, cols in SCHEMA.items() for c, spec in cols.items() if spec.ref_table
+)
+_NAMED: Final[tuple[str, ...]] = tuple(t for t, cols in SCHEMA.items() if "name" in cols)
+
+
+class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
+    """An ovs Idl that keeps name/referrer indexes and a canonical-row cache.
+
+    The indexes follow the IDL's change notifications. A (re)connection can
+    replace the whole replica without notifications (the IDL clears its
+    tables when the server cannot resume the monitor), so ``restart_fsm``
+    marks everything stale and the next read rebuilds it from the replica.
+    """
+
+    def __init__(self, remote: str, helper: Any, *, leader_only: bool) -> None:
+        self.stale = True
+        self.names: dict[str, dict[str, set[uuidlib.UUID]]] = {t: {} for t in _NAMED}
+        self.refs: dict[tuple[str, str], dict[uuidlib.UUID, set[uuidlib.UUID]]] = {
+            key: {} for key in _REF_COLUMNS
+        }
+        self.canon: dict[str, dict[uuidlib.UUID, dict[str, Any]]] = {t: {} for t in SCHEMA}
+        super().__init__(remote, helper, leader_only=leader_only)
+
+    def restart_fsm(self) -> None:
+        self.stale = True
+        super().restart_fsm()
+
+    # -- index maintenance -------------------------------------------------
+
+    def _index(self, table: str, u: uuidlib.UUID, data: Mapping[str, Any], add: bool) -> None:
+        if table in self.names and "name" in data:
+            name = _scalar_of(data["name"]) or ""
+            bucket = self.names[table]
+            if add:
+                bucket.setdefault(name, set()).add(u)
+            else:
+                holders = bucket.get(name)
+                if holders is not None:
+                    holders.discard(u)
+                    if not holders:
+                        del bucket[name]
+        for column in SCHEMA[table]:
+            key = (table, column)
+            if key not in self.refs or column not in data:
+                continue
+            index = self.refs[key]
+            for atom in data[column].values:
+                target = atom.value
+                if add:
+                    index.setdefault(target, set()).add(u)
+                else:
+                    holders = index.get(target)
+                    if holders is not None:
+                        holders.discard(u)
+                        if not holders:
+                            del index[target]
+
+    def notify(self, event: str, row: Any, updates: Any = None) -> None:
+        if self.stale:
+            return
+        table = row._table.name
+        if table not in SCHEMA:
+            return
+        self.canon[table].pop(row.uuid, None)
+        if event == ovs.db.idl.ROW_CREATE:
+            self._index(table, row.uuid, row._data, add=True)
+        elif event == ovs.db.idl.ROW_DELETE:
+            self._index(table, row.uuid, row._data, add=False)
+        elif updates is not None:
+            # ``updates`` holds the old values of the changed columns only.
+            old = updates._data
+            self._index(table, row.uuid, old, add=False)
+            self._index(table, row.uuid, {c: row._data[c] for c in old}, add=True)
+
+    def ensure_fresh(self) -> None:
+        """Rebuild indexes and drop cached rows after a (re)connection."""
+        if not self.stale:
+            return
+        for bucket in self.names.values():
+            bucket.clear()
+        for index in self.refs.values():
+            index.clear()
+        for cache in self.canon.values():
+            cache.clear()
+        for table in SCHEMA:
+            for u, row in self.tables[table].rows.items():
+                self._index(table, u, row._data, add=True)
+        # Until the monitor reply is in, the replica may still be replaced
+        # without notifications: stay stale so the next read rebuilds again.
+        self.stale = self.state != self.IDL_S_MONITORING
+
+    def canonical_row(self, table: str, u: uuidlib.UUID) -> dict[str, Any] | None:
+        cache = self.canon[table]
+        cached = cache.get(u)
+        if cached is not None:
+            return cached
+        row = self.tables[table].rows.get(u)
+        if row is None or row._data is None:
+            return None
+        data = row._data
+        out = {col: _canonical(data[col], spec) for col, spec in SCHEMA[table].items()}
+        cache[u] = out
+        return out
+
+
+def _parse_uuid(value: str) -> uuidlib.UUID | None:
+    try:
+        return uuidlib.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+class _LazyTable(Mapping[str, Row]):
+    """``uuid -> canonical row`` over one IDL table; converts a row when read."""
+
+    def __init__(self, idl: _IndexedIdl, table: str) -> None:
+        self._idl = idl
+        self._table = table
+        self._rows = idl.tables[table].rows
+
+    def __getitem__(self, key: str) -> Row:
+        u = _parse_uuid(key)
+        row = None if u is None else self._idl.canonical_row(self._table, u)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def __iter__(self) -> Iterator[str]:
+        return (str(u) for u in list(self._rows.keys()))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, key: object) -> bool:
+        u = _parse_uuid(key) if isinstance(key, str) else None
+        return u is not None and u in self._rows
+
+
+class IdlReader(NbReader):
+    """Canonical read view over the IDL replica (lazy, indexed).
+
+    Rows are shared with the backend's cache: treat them as read-only. The
+    view follows the replica, which changes only inside the backend's methods
+    (``reader``, ``commit``, ``apply_raw``, ``wait_for``).
+    """
+
+    def __init__(self, idl: _IndexedIdl) -> None:
+        self._idl = idl
+
+    def rows(self, table: str) -> Mapping[str, Row]:
+        """All rows of ``table``, keyed by UUID (converted on access)."""
+        if table not in SCHEMA:
+            return {}
+        self._idl.ensure_fresh()
+        return _LazyTable(self._idl, table)
+
+    def _rows_for(self, table: str, uuids: set[uuidlib.UUID] | None) -> list[tuple[str, Row]]:
+        out: list[tuple[str, Row]] = []
+        for u in sorted(uuids or ()):
+            row = self._idl.canonical_row(table, u)
+            if row is not None:
+                out.append((str(u), row))
+        return out
+
+    def by_name(self, table: str, name: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose ``name`` equals ``name`` (index lookup)."""
+        if table not in self._idl.names:
+            return []
+        self._idl.ensure_fresh()
+        return self._rows_for(table, self._idl.names[table].get(name))
+
+    def referrers(self, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose reference column ``column`` holds ``uuid`` (index lookup).
+
+        E.g. ``referrers("Logical_Switch", "load_balancer", lb_uuid)``.
+        """
+        index = self._idl.refs.get((table, column))
+        target = _parse_uuid(uuid)
+        if index is None:
+            raise KeyError(f"{table}.{column} is not an indexed reference column")
+        if target is None:
+            return []
+        self._idl.ensure_fresh()
+        return self._rows_for(table, index.get(target))
+
+
+# ---------------------------------------------------------------------------
+# The backend
+# ---------------------------------------------------------------------------
+
+
+def _split_remotes(remote: str) -> list[str]:
+    # Same rule as ovs.db.idl.Idl._parse_remotes: "unix:/a,b" keeps ",b" when
+    # the piece has no ":" (a path with a comma).
+    out: list[str] = []
+    for piece in remote.split(","):
+        piece = piece.strip()
+        if out and ":" not in piece:
+            out[-1] += "," + piece
+        elif piece:
+            out.append(piece)
+    return out
+
+
+def _fetch_schema(remotes: Sequence[str], deadline: float) -> Any:
+    """The NB schema JSON from the first remote that answers ``get_schema``."""
+    errors: list[str] = []
+    for remote in remotes:
+        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        error, stream = ovs.stream.Stream.open_block(
+            ovs.stream.Stream.open(remote), timeout=remaining_ms
+        )
+        if error:
+            errors.append(f"{remote}: {os.strerror(error)}")
+            continue
+        conn = ovs.jsonrpc.Connection(stream)
+        try:
+            request = ovs.jsonrpc.Message.create_request("get_schema", [NB_DB])
+            error = conn.send(request)
+            while not error:
+                error, reply = conn.recv()
+                if error == errno.EAGAIN:
+                    error = 0
+                    if time.monotonic() >= deadline:
+                        error = errno.ETIMEDOUT
+                        break
+                    conn.run()
+                    poller = ovs.poller.Poller()
+                    conn.wait(poller)
+                    conn.recv_wait(poller)
+                    poller.timer_wait(max(1, int((deadline - time.monotonic()) * 1000)))
+                    poller.block()
+                    continue
+                if reply is not None and reply.id == request.id:
+                    if reply.type == ovs.jsonrpc.Message.T_REPLY:
+                        return reply.result
+                    errors.append(f"{remote}: get_schema: {reply.error}")
+                    break
+            if error:
+                errors.append(f"{remote}: {os.strerror(error)}")
+        finally:
+            conn.close()
+    raise BackendError("cannot read the NB schema: " + "; ".join(errors))
+
+
+class IdlBackend:
+    """:class:`~ovnlb_backends.base.Backend` on the ``ovs`` Python IDL.
+
+    ``remote`` is an OVSDB remote (``unix:PATH``, ``tcp:IP:PORT``,
+    ``ssl:IP:PORT``) or a comma-separated list of cluster members. The
+    constructor returns once the initial contents are replicated (or raises
+    :class:`~ovnlb_backends.base.BackendError` after ``timeout`` seconds).
+    ``ssl_key`` / ``ssl_cert`` / ``ssl_ca`` are PEM files for ``ssl:``
+    remotes (process-wide settings of the ovs library).
+    """
+
+    def __init__(
+        self,
+        remote: str,
+        *,
+        timeout: float = 30.0,
+        ssl_key: str | None = None,
+        ssl_cert: str | None = None,
+        ssl_ca: str | None = None,
+        leader_only: bool = True,
+    ) -> None:
+        self.remote = remote
+        self.timeout = timeout
+        self._txn_count = 0
+        if ssl_key:
+            ovs.stream.Stream.ssl_set_private_key_file(ssl_key)
+        if ssl_cert:
+            ovs.stream.Stream.ssl_set_certificate_file(ssl_cert)
+        if ssl_ca:
+            ovs.stream.Stream.ssl_set_ca_cert_file(ssl_ca)
+        remotes = _split_remotes(remote)
+        if not remotes:
+            raise BackendError("empty OVSDB remote")
+        deadline = time.monotonic() + timeout
+        helper = ovs.db.idl.SchemaHelper(schema_json=_fetch_schema(remotes, deadline))
+        server_tables = helper.schema_json.get("tables", {})
+        for table, columns in SCHEMA.items():
+            missing = sorted(set(columns) - set(server_tables.get(table, {}).get("columns", {})))
+            if table not in server_tables or missing:
+                raise BackendError(f"NB schema lacks {table} {', '.join(missing)}".rstrip())
+            helper.register_columns(table, list(columns))
+        self._idl = _IndexedIdl(",".join(remotes), helper, leader_only=leader_only)
+        if not self._run_until(self._synced, deadline):
+            self._idl.close()
+            raise BackendError(f"no NB replica from {remote} within {timeout} s")
+        self._idl.ensure_fresh()
+
+    # -- event loop ----------------------------------------------------------
+
+    def _synced(self) -> bool:
+        return bool(self._idl.state == self._idl.IDL_S_MONITORING)
+
+    def _run_until(self, done: Callable[[], bool], deadline: float) -> bool:
+        """Run the IDL (blocking in poll, never spinning) until ``done()`` or the deadline."""
+        while True:
+            self._idl.run()
+            if done():
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            poller = ovs.poller.Poller()
+            self._idl.wait(poller)
+            poller.timer_wait(max(1, int((deadline - now) * 1000)))
+            poller.block()
+
+    def wait_for(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Process updates until ``done()`` is true (False after ``timeout`` seconds)."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        return self._run_until(done, deadline)
+
+    def connected(self) -> bool:
+        """True while the replica is live (monitoring the server)."""
+        return self._synced()
+
+    # -- Backend protocol ----------------------------------------------------
+
+    def reader(self) -> IdlReader:
+        """A read view of the replica, after taking in pending updates (non-blocking)."""
+        self._idl.run()
+        self._idl.ensure_fresh()
+        return IdlReader(self._idl)
+
+    def transaction_count(self) -> int:
+        """Write transactions sent to the server by this backend."""
+        return self._txn_count
+
+    def close(self) -> None:
+        """Close the connection; the backend is unusable afterwards."""
+        self._idl.close()
+
+    def commit(self, plan: Plan, basis: LbRowSet | None = None) -> None:
+        """Apply ``plan`` in one transaction (see the module docstring).
+
+        Raises :class:`TryAgain` when the basis is stale or changed on the
+        server (verify), or when the outcome is unknown (reconnect); the
+        replica has resynced by then. Raises :class:`BackendError` for
+        anything else (including a timeout).
+        """
+        if plan.is_empty():
+            return
+        self._idl.ensure_fresh()
+        if basis is not None:
+            self._check_basis(basis)
+        txn = ovs.db.idl.Transaction(self._idl)
+        try:
+            self._build_plan(txn, plan)
+        except BaseException:
+            txn.abort()
+            raise
+        self._execute(txn)
+
+    def apply_raw(self, ops: Sequence[rawops.RawOp]) -> None:
+        """Apply Neutron-style raw operations in one transaction (whole-column writes)."""
+        resolved = rawops.resolve(self.reader(), ops)
+        if not resolved:
+            return
+        txn = ovs.db.idl.Transaction(self._idl)
+        try:
+            for op in resolved:
+                if isinstance(op, rawops.RowInsert):
+                    self._insert(txn, op.table, op.uuid, op.columns)
+                elif isinstance(op, rawops.RowUpdate):
+                    row = self._existing(op.table, op.uuid, stale_is_retry=False)
+                    for col, value in op.columns.items():
+                        self._assign(row, op.table, col, value)
+                else:
+                    row = self._existing(op.table, op.uuid, stale_is_retry=False)
+                    self._delete(txn, row, op.table, op.uuid)
+        except BaseException:
+            txn.abort()
+            raise
+        self._execute(txn)
+
+    # -- transaction building --------------------------------------------------
+
+    def _table(self, name: str) -> Any:
+        return self._idl.tables[name]
+
+    def _existing(self, table: str, uuid: str, *, stale_is_retry: bool = True) -> Any:
+        row = self._table(table).rows.get(uuidlib.UUID(uuid))
+        if row is None:
+            msg = f"{table} row {uuid} is gone"
+            raise TryAgain(msg) if stale_is_retry else BackendError(msg)
+        return row
+
+    def _assign(self, row: Any, table: str, col: str, value: Any) -> None:
+        spec = SCHEMA[table][col]
+        where = f"{table}.{col}"
+        py = _to_python(spec, value, where)
+        column = self._table(table).columns[col]
+        try:  # The IDL would only log a constraint violation and drop the write.
+            ovs.db.data.Datum.from_python(column.type, py, ovs.db.idl._row_to_uuid)
+        except ovs.db.error.Error as e:
+            raise BackendError(f"{where}: {e}") from None
+        setattr(row, col, py)
+
+    def _insert(self, txn: Any, table: str, uuid: str, columns: Mapping[str, Any]) -> None:
+        u = uuidlib.UUID(uuid)
+        if u in self._table(table).rows:
+            raise TryAgain(f"{table} row {uuid} exists already (stale read)")
+        # The plan's UUID goes to the server ("uuid" in the insert op): a
+        # retried insert of a committed row then fails instead of duplicating it.
+        row = txn.insert(self._table(table), new_uuid=u, persist_uuid=True)
+        for col, value in columns.items():
+            self._assign(row, table, col, value)
+
+    def _delete(self, txn: Any, row: Any, table: str, uuid: str) -> None:
+        row.delete()
+        if not self._table(table).is_root:
+            # The IDL sends nothing for a non-root row and leaves it to garbage
+            # collection; say it explicitly so a still-referenced row is an error.
+            txn.add_op({"op": "delete", "table": table, "where": [["_uuid", "==", ["uuid", uuid]]]})
+
+    def _mutate_map(self, row: Any, table: str, col: str, delta: MapDelta) -> None:
+        if not delta:
+            return
+        row.verify(col)
+        where = f"{table}.{col}"
+        for key in delta.delete:
+            if not isinstance(key, str):
+                raise BackendError(f"{where}: key {key!r} is not a string")
+            row.delkey(col, key)
+        for key, value in delta.set.items():
+            if not (isinstance(key, str) and isinstance(value, str)):
+                raise BackendError(f"{where}: {key!r}={value!r} is not a string pair")
+            row.setkey(col, key, value)
+
+    def _build_plan(self, txn: Any, plan: Plan) -> None:
+        lb, hc = "Load_Balancer", "Load_Balancer_Health_Check"
+        for h in plan.hc_inserts:
+            cols: dict[str, Any] = {
+                "vip": h.vip,
+                "options": h.options,
+                "external_ids": h.external_ids,
+            }
+            self._insert(txn, hc, h.uuid, cols)
+        for r in plan.lb_inserts:
+            cols = {
+                "name": r.name,
+                "protocol": r.protocol,
+                "vips": r.vips,
+                "external_ids": r.external_ids,
+                "selection_fields": r.selection_fields,
+                "options": r.options,
+                "ip_port_mappings": r.ip_port_mappings,
+                "health_check": r.health_check,
+            }
+            self._insert(txn, lb, r.uuid, cols)
+        for u in plan.lb_updates:
+            row = self._existing(lb, u.uuid)
+            if u.set_protocol:
+                row.verify("protocol")
+                self._assign(row, lb, "protocol", u.protocol)
+            if u.selection_fields is not None:
+                row.verify("selection_fields")
+                self._assign(row, lb, "selection_fields", u.selection_fields)
+            self._mutate_map(row, lb, "vips", u.vips)
+            self._mutate_map(row, lb, "external_ids", u.external_ids)
+            self._mutate_map(row, lb, "options", u.options)
+            self._mutate_map(row, lb, "ip_port_mappings", u.ip_port_mappings)
+            if u.health_check_add or u.health_check_remove:
+                row.verify("health_check")
+                for h_uuid in u.health_check_remove:
+                    row.delvalue("health_check", uuidlib.UUID(h_uuid))
+                for h_uuid in u.health_check_add:
+                    row.addvalue("health_check", uuidlib.UUID(h_uuid))
+        for h_upd in plan.hc_updates:
+            row = self._existing(hc, h_upd.uuid)
+            if h_upd.vip is not None:
+                row.verify("vip")
+                self._assign(row, hc, "vip", h_upd.vip)
+            self._mutate_map(row, hc, "options", h_upd.options)
+            self._mutate_map(row, hc, "external_ids", h_upd.external_ids)
+        for n in plan.nat_updates:
+            row = self._existing("NAT", n.uuid)
+            for col, clear in (
+                ("logical_port", n.clear_logical_port),
+                ("external_mac", n.clear_external_mac),
+            ):
+                if clear:
+                    row.verify(col)
+                    self._assign(row, "NAT", col, None)
+        # Attach/detach are set mutations: idempotent and commutative with other
+        # writers' mutations of the same switch, so they need no verify (and
+        # verifying a busy switch's load_balancer column would conflict often).
+        inserted = {r.uuid for r in plan.lb_inserts}
+        for a in plan.detach:
+            self._holder(a.table, a.name).delvalue("load_balancer", uuidlib.UUID(a.lb_uuid))
+        for a in plan.attach:
+            lb_uuid = uuidlib.UUID(a.lb_uuid)
+            if a.lb_uuid not in inserted and lb_uuid not in self._table(lb).rows:
+                # ovsdb-server would silently drop a weak reference to a missing row.
+                raise BackendError(f"cannot attach missing Load_Balancer row {a.lb_uuid}")
+            self._holder(a.table, a.name).addvalue("load_balancer", lb_uuid)
+        for d in plan.lb_deletes:
+            self._delete(txn, self._existing(lb, d), lb, d)
+        for d in plan.hc_deletes:
+            self._delete(txn, self._existing(hc, d), hc, d)
+
+    def _holder(self, table: str, name: str) -> Any:
+        uuids = self._idl.names[table].get(name, set())
+        if len(uuids) != 1:
+            what = "no" if not uuids else "more than one"
+            raise BackendError(f"{what} {table} row named {name!r}")
+        return self._table(table).rows[next(iter(uuids))]
+
+    def _check_basis(self, basis: LbRowSet) -> None:
+        """TryAgain when the replica no longer shows what the plan was computed from.
+
+        A local comparison of every row, attachment and NAT of the basis (as
+        the memory backend does). The server-side check is the ``verify`` of
+        the columns the plan mutates: it compares the replica's values, which
+        this makes sure are the basis's.
+        """
+        idl = self._idl
+        for u, b in basis.lbs.items():
+            now = idl.canonical_row("Load_Balancer", uuidlib.UUID(u))
+            if now is None or LoadBalancerRow(uuid=u, **now) != b:
+                raise TryAgain(f"Load_Balancer row {u} changed since it was read")
+        for u, h in basis.health_checks.items():
+            hnow = idl.canonical_row("Load_Balancer_Health_Check", uuidlib.UUID(u))
+            if hnow is None or HealthCheckRow(uuid=u, **hnow) != h:
+                raise TryAgain(f"Load_Balancer_Health_Check row {u} changed since it was read")
+        for table, holders in (
+            ("Logical_Switch", basis.switches),
+            ("Logical_Router", basis.routers),
+        ):
+            index = idl.refs[(table, "load_balancer")]
+            for u in set(basis.lbs) | set(holders):
+                names = set()
+                for holder in index.get(uuidlib.UUID(u), ()):
+                    row = idl.canonical_row(table, holder)
+                    if row is not None:
+                        names.add(row["name"])
+                if names != set(holders.get(u, frozenset())):
+                    raise TryAgain(f"{table} attachments of {u} changed since they were read")
+        for u, n in basis.nats.items():
+            nnow = idl.canonical_row("NAT", uuidlib.UUID(u))
+            if nnow is None or NatColumns(u, nnow["logical_port"], nnow["external_mac"]) != n:
+                raise TryAgain(f"NAT row {u} changed since it was read")
+
+    # -- commit --------------------------------------------------------------
+
+    def _execute(self, txn: Any) -> None:
+        Txn = ovs.db.idl.Transaction
+        seqno = self._idl.change_seqno
+        deadline = time.monotonic() + self.timeout
+        status = txn.commit()
+        if status == Txn.INCOMPLETE:
+            self._txn_count += 1
+        while status == Txn.INCOMPLETE:
+            now = time.monotonic()
+            if now >= deadline:
+                txn.abort()
+                raise BackendError(
+                    f"no reply to the transaction within {self.timeout} s (outcome unknown)"
+                )
+            self._idl.run()
+            status = txn.commit()
+            if status != Txn.INCOMPLETE:
+                break
+            poller = ovs.poller.Poller()
+            self._idl.wait(poller)
+            txn.wait(poller)
+            poller.timer_wait(max(1, int((deadline - now) * 1000)))
+            poller.block()
+        if status in (Txn.SUCCESS, Txn.UNCHANGED):
+            # ovsdb-server sends the update for a client's own transaction
+            # before the reply, so the replica already shows the change.
+            return
+        if status == Txn.TRY_AGAIN:
+            self._resync(seqno, deadline)
+            raise TryAgain("OVSDB answered TRY_AGAIN (verify failed or reconnected)")
+        detail = txn.get_error()
+        if status == Txn.ERROR and "duplicate uuid" in detail:
+            # A row with the plan's UUID exists: this replica was behind (e.g.
+            # an earlier attempt did commit). Re-reading makes the plan right.
+            self._resync(seqno, deadline)
+            raise TryAgain(f"row inserted already: {detail}")
+        raise BackendError(f"transaction failed ({status}): {detail}")
+
+    def _resync(self, seqno: int, deadline: float) -> None:
+        """Wait until the replica is live and has moved past ``seqno``."""
+        deadline = max(deadline, time.monotonic() + 1.0)
+
+        def moved() -> bool:
+            return self._synced() and self._idl.change_seqno != seqno
+
+        if not self._run_until(moved, deadline) and not self._synced():
+            raise BackendError(f"lost the NB connection to {self.remote}, no resync in time")
+        self._idl.ensure_fresh()
