@@ -56,7 +56,7 @@ class _Reader:
             if optional:
                 return None if value is None else _MISSING
             raise self.fail(field, "is required")
-        if not isinstance(value, str) or not _UUID.match(value):
+        if not isinstance(value, str) or not _UUID.fullmatch(value):
             raise self.fail(field, f"must be a UUID, got {value!r}")
         return value
 
