@@ -9,13 +9,15 @@ fail: a CI run must never pass by skipping its integration tests.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from ovnlb_backends.sandbox import OvnSandbox, SandboxUnavailable
+
+T = TypeVar("T")
 
 
 def ovn_required() -> bool:
@@ -23,14 +25,19 @@ def ovn_required() -> bool:
     return os.environ.get("CI", "").lower() == "true" or os.environ.get("OVNLB_REQUIRE_OVN") == "1"
 
 
-def start_sandbox(directory: Path, **kwargs: Any) -> OvnSandbox:
-    """An :class:`OvnSandbox` in ``directory``; skip (or fail, see above) without OVN."""
+def ovn_or_skip(start: Callable[[], T]) -> T:
+    """``start()``; skip the test (or fail it, see above) when OVN is not installed."""
     try:
-        return OvnSandbox(directory, **kwargs)
+        return start()
     except SandboxUnavailable as exc:
         if ovn_required():
             pytest.fail(f"OVN is required here (CI / OVNLB_REQUIRE_OVN=1): {exc}", pytrace=False)
         pytest.skip(f"OVN binaries not installed: {exc}")
+
+
+def start_sandbox(directory: Path, **kwargs: Any) -> OvnSandbox:
+    """An :class:`OvnSandbox` in ``directory`` (see :func:`ovn_or_skip`)."""
+    return ovn_or_skip(lambda: OvnSandbox(directory, **kwargs))
 
 
 @pytest.fixture

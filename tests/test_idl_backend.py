@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -21,13 +22,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import start_sandbox
+from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends import idl as idlmod
 from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.idl import IdlBackend, StdlibJsonParser, install_json_parser, json_parser_info
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.replay import compare, load, replay
-from ovnlb_backends.sandbox import OvnSandbox
+from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.nb import SCHEMA
 from ovnlb_core.plan import (
@@ -79,7 +80,7 @@ def lb_row(uuid: str = LB, **kw: Any) -> LoadBalancerRow:
     return LoadBalancerRow(uuid=uuid, **fields)
 
 
-def nb_column(sb: OvnSandbox, table: str, record: str, column: str) -> Any:
+def nb_column(sb: OvnSandbox | OvnNbCluster, table: str, record: str, column: str) -> Any:
     """One column of one row as the server has it (``ovn-nbctl --format=json list``).
 
     Maps become dicts, sets sorted lists (a one-element set too), UUIDs strings.
@@ -593,6 +594,31 @@ def test_apply_raw_refuses_to_delete_a_referenced_non_root_row(
     assert backend.reader().by_name("Logical_Switch_Port", "p1") == []
 
 
+@pytest.mark.ovn
+def test_cluster_leader_failover(tmp_path: Path) -> None:
+    """Comma-separated members, leader only; the leader crashes; the change lands once."""
+    cluster = ovn_or_skip(lambda: OvnNbCluster(tmp_path / "cluster", size=3))
+    try:
+        cluster.wait_joined()
+        cluster.nbctl("ls-add", "sw0")
+        be = IdlBackend(cluster.nb_remote, timeout=30)
+        try:
+            commit_desired(be, LbRowSet(lbs={LB: lb_row()}, switches={LB: frozenset({"sw0"})}))
+            cluster.kill(cluster.leader())
+            desired = LbRowSet(
+                lbs={LB: lb_row(vips={VIP: "10.0.1.5:8080,10.0.1.9:8080"})},
+                switches={LB: frozenset({"sw0"})},
+            )
+            assert commit_desired(be, desired, attempts=10) >= 2  # TryAgain, then the new leader
+            uuids = cluster.nbctl("--bare", "--columns=_uuid", "list", "Load_Balancer").split()
+            assert uuids == [LB]
+            assert nb_column(cluster, "Load_Balancer", LB, "vips") == dict(desired.lbs[LB].vips)
+        finally:
+            be.close()
+    finally:
+        cluster.stop()
+
+
 def make_certs(d: Path) -> dict[str, str]:
     """A CA and a server and client certificate signed by it (EC keys: fast to make)."""
 
@@ -614,6 +640,11 @@ def make_certs(d: Path) -> dict[str, str]:
 
 @pytest.mark.ovn
 def test_tcp_and_ssl_remotes(tmp_path: Path) -> None:
+    def need_openssl() -> None:
+        if shutil.which("openssl") is None:
+            raise SandboxUnavailable("openssl not found (apt-get install openssl)")
+
+    ovn_or_skip(need_openssl)
     certs = tmp_path / "pki"
     certs.mkdir()
     client = make_certs(certs)

@@ -690,7 +690,9 @@ class IdlBackend:
     constructor returns once the initial contents are replicated (or raises
     :class:`~ovnlb_backends.base.BackendError` after ``timeout`` seconds).
     ``ssl_key`` / ``ssl_cert`` / ``ssl_ca`` are PEM files for ``ssl:``
-    remotes (process-wide settings of the ovs library).
+    remotes (process-wide settings of the ovs library). ``max_backoff`` caps
+    the wait between reconnection attempts (seconds; the ovs default is 8).
+    Not thread-safe: use one backend per thread.
     """
 
     def __init__(
@@ -702,6 +704,7 @@ class IdlBackend:
         ssl_cert: str | None = None,
         ssl_ca: str | None = None,
         leader_only: bool = True,
+        max_backoff: float = 1.0,
     ) -> None:
         self.remote = remote
         self.timeout = timeout
@@ -724,6 +727,12 @@ class IdlBackend:
                 raise BackendError(f"NB schema lacks {table} {', '.join(missing)}".rstrip())
             helper.register_columns(table, list(columns))
         self._idl = _IndexedIdl(",".join(remotes), helper, leader_only=leader_only)
+        # Reconnect backoff: the ovs default grows to 8 s, which after a leader
+        # crash keeps writes stalled for up to ~7 s though a new leader is
+        # elected in ~1.5 s. The IDL has no public knob; its session's does.
+        fsm = getattr(getattr(self._idl, "_session", None), "reconnect", None)
+        if fsm is not None and hasattr(fsm, "set_backoff"):
+            fsm.set_backoff(1000, int(max_backoff * 1000))
         if not self._run_until(self._synced, deadline):
             self._idl.close()
             raise BackendError(f"no NB replica from {remote} within {timeout} s")
