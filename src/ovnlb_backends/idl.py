@@ -44,6 +44,7 @@ import ovs.db.error
 import ovs.db.idl
 import ovs.json
 import ovs.jsonrpc
+import ovs.ovsuuid
 import ovs.poller
 import ovs.stream
 
@@ -357,7 +358,11 @@ def json_parser_info() -> str:
     return _parser_info
 
 
-install_json_parser()
+try:
+    install_json_parser()
+except ValueError:  # a bad $OVNLB_JSON_PARSER must not break the import
+    log.warning("ignoring OVNLB_JSON_PARSER=%r", os.environ.get("OVNLB_JSON_PARSER"))
+    install_json_parser("auto")
 
 
 # ---------------------------------------------------------------------------
@@ -644,13 +649,20 @@ def _split_remotes(remote: str) -> list[str]:
 def _fetch_schema(remotes: Sequence[str], deadline: float) -> Any:
     """The NB schema JSON from the first remote that answers ``get_schema``."""
     errors: list[str] = []
-    for remote in remotes:
-        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+
+    def strerror(error: int) -> str:
+        return "connection closed" if error == ovs.jsonrpc.EOF else os.strerror(error)
+
+    for i, remote in enumerate(remotes):
+        # Share the time left between the members not tried yet: one that
+        # does not answer must not use up the budget of the others.
+        remote_deadline = time.monotonic() + (deadline - time.monotonic()) / (len(remotes) - i)
+        remaining_ms = max(1, int((remote_deadline - time.monotonic()) * 1000))
         error, stream = ovs.stream.Stream.open_block(
             ovs.stream.Stream.open(remote), timeout=remaining_ms
         )
         if error:
-            errors.append(f"{remote}: {os.strerror(error)}")
+            errors.append(f"{remote}: {strerror(error)}")
             continue
         conn = ovs.jsonrpc.Connection(stream)
         try:
@@ -660,14 +672,14 @@ def _fetch_schema(remotes: Sequence[str], deadline: float) -> Any:
                 error, reply = conn.recv()
                 if error == errno.EAGAIN:
                     error = 0
-                    if time.monotonic() >= deadline:
+                    if time.monotonic() >= remote_deadline:
                         error = errno.ETIMEDOUT
                         break
                     conn.run()
                     poller = ovs.poller.Poller()
                     conn.wait(poller)
                     conn.recv_wait(poller)
-                    poller.timer_wait(max(1, int((deadline - time.monotonic()) * 1000)))
+                    poller.timer_wait(max(1, int((remote_deadline - time.monotonic()) * 1000)))
                     poller.block()
                     continue
                 if reply is not None and reply.id == request.id:
@@ -676,10 +688,32 @@ def _fetch_schema(remotes: Sequence[str], deadline: float) -> Any:
                     errors.append(f"{remote}: get_schema: {reply.error}")
                     break
             if error:
-                errors.append(f"{remote}: {os.strerror(error)}")
+                errors.append(f"{remote}: {strerror(error)}")
         finally:
             conn.close()
     raise BackendError("cannot read the NB schema: " + "; ".join(errors))
+
+
+class _Transaction(ovs.db.idl.Transaction):  # type: ignore[misc]
+    """An ovs Transaction whose references to persist_uuid rows stay real UUIDs.
+
+    ovs < 3.2 (PyPI 3.1.x, Debian 12's python3-openvswitch) turns every
+    reference to a row inserted in the same transaction into a ``named-uuid``,
+    also when the row is inserted with ``"uuid"`` (persist_uuid) and so has no
+    name: the server then reports a reference to a nonexistent row. This is
+    the newer ovs code.
+    """
+
+    def _substitute_uuids(self, json: Any) -> Any:
+        if isinstance(json, list | tuple):
+            if len(json) == 2 and json[0] == "uuid" and ovs.ovsuuid.is_valid_string(json[1]):
+                uuid = ovs.ovsuuid.from_string(json[1])
+                row = self._txn_rows.get(uuid, None)
+                if row and row._data is None and not row._persist_uuid:
+                    return ["named-uuid", ovs.db.idl._uuid_name_from_uuid(uuid)]
+            else:
+                return [self._substitute_uuids(elem) for elem in json]
+        return json
 
 
 class IdlBackend:
@@ -727,6 +761,7 @@ class IdlBackend:
                 raise BackendError(f"NB schema lacks {table} {', '.join(missing)}".rstrip())
             helper.register_columns(table, list(columns))
         self._idl = _IndexedIdl(",".join(remotes), helper, leader_only=leader_only)
+        self._check_column_kinds()
         # Reconnect backoff: the ovs default grows to 8 s, which after a leader
         # crash keeps writes stalled for up to ~7 s though a new leader is
         # elected in ~1.5 s. The IDL has no public knob; its session's does.
@@ -738,13 +773,39 @@ class IdlBackend:
             raise BackendError(f"no NB replica from {remote} within {timeout} s")
         self._idl.ensure_fresh()
 
+    def _check_column_kinds(self) -> None:
+        """The server's column types must be what nb.SCHEMA says (canonical form relies on it)."""
+        for table, columns in SCHEMA.items():
+            for col, spec in columns.items():
+                ctype = self._idl.tables[table].columns[col].type
+                if ctype.is_map():
+                    kind = "map"
+                elif ctype.n_max == 1:
+                    kind = "scalar" if ctype.n_min == 1 else "optional"
+                else:
+                    kind = "set"
+                if kind != spec.kind:
+                    self._idl.close()
+                    raise BackendError(
+                        f"{table}.{col} is a {kind} on the server, not a {spec.kind}"
+                    )
+
     # -- event loop ----------------------------------------------------------
 
     def _synced(self) -> bool:
-        return bool(self._idl.state == self._idl.IDL_S_MONITORING)
+        """Monitoring a live session (the IDL's state alone lags a dead connection)."""
+        session = getattr(self._idl, "_session", None)
+        live = session is None or bool(session.is_connected())
+        return live and bool(self._idl.state == self._idl.IDL_S_MONITORING)
 
-    def _run_until(self, done: Callable[[], bool], deadline: float) -> bool:
-        """Run the IDL (blocking in poll, never spinning) until ``done()`` or the deadline."""
+    def _run_until(
+        self, done: Callable[[], bool], deadline: float, tick: float | None = None
+    ) -> bool:
+        """Run the IDL until ``done()`` or the deadline, sleeping in poll (no busy wait).
+
+        ``tick`` (seconds) re-checks ``done()`` at least that often, for
+        conditions that depend on time rather than on IDL activity.
+        """
         while True:
             self._idl.run()
             if done():
@@ -752,9 +813,10 @@ class IdlBackend:
             now = time.monotonic()
             if now >= deadline:
                 return False
+            wake = deadline if tick is None else min(deadline, now + tick)
             poller = ovs.poller.Poller()
             self._idl.wait(poller)
-            poller.timer_wait(max(1, int((deadline - now) * 1000)))
+            poller.timer_wait(max(1, int((wake - now) * 1000)))
             poller.block()
 
     def wait_for(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
@@ -795,7 +857,7 @@ class IdlBackend:
         self._idl.ensure_fresh()
         if basis is not None:
             self._check_basis(basis)
-        txn = ovs.db.idl.Transaction(self._idl)
+        txn = _Transaction(self._idl)
         try:
             self._build_plan(txn, plan)
         except BaseException:
@@ -808,7 +870,7 @@ class IdlBackend:
         resolved = rawops.resolve(self.reader(), ops)
         if not resolved:
             return
-        txn = ovs.db.idl.Transaction(self._idl)
+        txn = _Transaction(self._idl)
         try:
             for op in resolved:
                 if isinstance(op, rawops.RowInsert):
@@ -860,9 +922,10 @@ class IdlBackend:
 
     def _delete(self, txn: Any, row: Any, table: str, uuid: str) -> None:
         row.delete()
-        if not self._table(table).is_root:
+        if not self._table(table).is_root and hasattr(txn, "add_op"):
             # The IDL sends nothing for a non-root row and leaves it to garbage
             # collection; say it explicitly so a still-referenced row is an error.
+            # (ovs < 3.2 has no add_op: there garbage collection alone deletes it.)
             txn.add_op({"op": "delete", "table": table, "where": [["_uuid", "==", ["uuid", uuid]]]})
 
     def _mutate_map(self, row: Any, table: str, col: str, delta: MapDelta) -> None:
@@ -1034,12 +1097,21 @@ class IdlBackend:
         raise BackendError(f"transaction failed ({status}): {detail}")
 
     def _resync(self, seqno: int, deadline: float) -> None:
-        """Wait until the replica is live and has moved past ``seqno``."""
+        """Wait until the replica is live again and shows what made the transaction fail.
+
+        A failed verify or a duplicate insert comes with the update that
+        explains it (the server sends updates before the reply), a reconnect
+        with a new monitor reply: both move ``change_seqno``. Should neither
+        happen, a live replica is accepted after a second.
+        """
         deadline = max(deadline, time.monotonic() + 1.0)
+        patience = time.monotonic() + 1.0
 
-        def moved() -> bool:
-            return self._synced() and self._idl.change_seqno != seqno
+        def ready() -> bool:
+            if not self._synced():
+                return False
+            return self._idl.change_seqno != seqno or time.monotonic() >= patience
 
-        if not self._run_until(moved, deadline) and not self._synced():
+        if not self._run_until(ready, deadline, tick=0.1):
             raise BackendError(f"lost the NB connection to {self.remote}, no resync in time")
         self._idl.ensure_fresh()

@@ -7,9 +7,12 @@ document's "Real components" section shows: ``--detach --no-chdir --pidfile
 folder does not exist on a developer machine. Used by the test fixtures and
 by ``ovnlb --sandbox``.
 
-It is a plain class (no pytest): ``with OvnSandbox(path) as sb: ...`` or call
-:meth:`OvnSandbox.stop`; an ``atexit`` hook stops whatever is still running
-when the interpreter exits.
+:class:`OvnNbCluster` starts a clustered (RAFT) NB database of several
+members for failover tests.
+
+Plain classes (no pytest): ``with OvnSandbox(path) as sb: ...`` or call
+``stop()``; an ``atexit`` hook stops whatever is still running when the
+interpreter exits. Processes are stopped by their pidfile's PID only.
 """
 
 from __future__ import annotations
@@ -326,7 +329,8 @@ class OvnSandbox:
 
         ``ovsdb-server`` appends exactly one record per transaction that
         changed something, so the difference of two readings counts
-        transactions on the server side.
+        transactions on the server side (until the server compacts the file,
+        which it does only once the log has grown large).
         """
         proc = subprocess.run(
             ["ovsdb-tool", "show-log", str(self.nb_db)],
