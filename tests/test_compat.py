@@ -17,6 +17,7 @@ from ovnlb_backends.memory import MemoryBackend
 from ovnlb_core.errors import UnsupportedOptionError
 from ovnlb_core.plan import LoadBalancerRow
 from ovnlb_core.rows import lb_rowset
+from ovnlb_core.topology import Subnet
 
 UDP_LISTENER = "31e77cde-854f-4c3e-bd8c-9536ae0443bc"
 UDP_POOL = "998be8a2-5185-4f3b-8658-a56457f595a9"
@@ -330,3 +331,168 @@ def test_hm_on_sctp_pool_is_refused(driver: OvnLbDriver) -> None:
     with pytest.raises(UnsupportedOptionError):
         driver.hm_create(_hm())
     assert driver.backend.transaction_count() == before
+
+
+def test_b8_unsupported_persistence_type(driver: OvnLbDriver) -> None:
+    driver.listener_create(_listener())
+    before = driver.backend.transaction_count()
+    with pytest.raises(UnsupportedOptionError) as info:
+        driver.pool_create(_pool(session_persistence={"type": "HTTP_COOKIE"}))
+    # The message the reference meant to send (spec section 7, V3).
+    assert (
+        "OVN provider does not support HTTP_COOKIE session persistence. "
+        "Only SOURCE_IP type is supported."
+    ) in str(info.value)
+    assert driver.backend.transaction_count() == before
+    driver.pool_create(_pool())
+    with pytest.raises(UnsupportedOptionError):
+        driver.pool_update(_pool(), {"session_persistence": {"type": "APP_COOKIE"}})
+    assert _rows(driver)["tcp"].options == {}
+
+
+V6_SUBNET = "4eed0c05-6527-400e-bb80-df6e59d248f1"
+LISTENER2 = "41e77cde-854f-4c3e-bd8c-9536ae0443bc"
+
+
+def test_b11_ipv6_health_check_retarget_keeps_brackets() -> None:
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    subnets = {**demo.SUBNETS, V6_SUBNET: Subnet(V6_SUBNET, demo.NET, "2001:db8::/64")}
+    d = OvnLbDriver(backend, subnets)
+    d.lb_create(
+        {
+            "loadbalancer_id": demo.LB,
+            "vip_address": "2001:db8::9",
+            "vip_network_id": demo.NET,
+            "vip_subnet_id": V6_SUBNET,
+            "admin_state_up": True,
+        }
+    )
+    d.listener_create(_listener(protocol_port=80))
+    d.pool_create(_pool())
+    d.hm_create(_hm())
+    (hc,) = lb_rowset(backend.reader(), demo.LB).health_checks.values()
+    assert hc.vip == "[2001:db8::9]:80"
+    # A second listener taking the pool moves the check to its port (spec 4.2); the
+    # reference cut "[2001:db8::9]:80" at the first ":" and wrote "[2001:8080".
+    d.listener_create(
+        _listener(listener_id=LISTENER2, protocol_port=8080, default_pool_id=demo.POOL)
+    )
+    (hc,) = lb_rowset(backend.reader(), demo.LB).health_checks.values()
+    assert hc.vip == "[2001:db8::9]:8080"
+
+
+ADD_VIP_PORT = "d98e52d0-5965-4b22-8a17-a374f4399193"
+
+
+def test_b12_each_fip_check_names_its_own_fip() -> None:
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    d = OvnLbDriver(backend, demo.SUBNETS)
+    d.lb_create(
+        {
+            "loadbalancer_id": demo.LB,
+            "vip_address": "172.24.4.9",
+            "vip_port_id": demo.VIP_PORT,
+            "vip_network_id": demo.NET,
+            "vip_subnet_id": demo.VIP_SUBNET,
+            "additional_vips": [
+                {"ip_address": "172.24.4.19", "subnet_id": demo.VIP_SUBNET, "port_id": ADD_VIP_PORT}
+            ],
+            "admin_state_up": True,
+        }
+    )
+    d.listener_create(_listener())
+    d.pool_create(_pool())
+    d.fip_associate(demo.LB, "203.0.113.10", "vip", demo.VIP_PORT, "172.24.4.9")
+    d.fip_associate(demo.LB, "203.0.113.11", "additional_vip", ADD_VIP_PORT, "172.24.4.19")
+    d.hm_create(_hm())
+    hcs = lb_rowset(backend.reader(), demo.LB).health_checks.values()
+    by_vip = {h.external_ids["octavia:vip"]: h.vip for h in hcs}
+    # One check per VIP and per FIP, each naming its own address (spec 4.2; B12 gave every
+    # FIP check the last FIP).
+    assert by_vip == {
+        "172.24.4.9": "172.24.4.9:64015",
+        "172.24.4.19": "172.24.4.19:64015",
+        "203.0.113.10": "203.0.113.10:64015",
+        "203.0.113.11": "203.0.113.11:64015",
+    }
+
+
+MEMBER_FIP_NAT = "nat-7ef31e8f-a8e7-5b28-a0d1-422438e8bd52"
+MEMBER3 = "cdf55e70-3d50-4e62-99fd-dd77eababb1c"
+
+
+def test_b19_every_member_fip_is_centralised(driver: OvnLbDriver) -> None:
+    nat = {
+        "_name": MEMBER_FIP_NAT,
+        "type": "dnat_and_snat",
+        "external_ip": "203.0.113.50",
+        "external_mac": "fa:16:3e:00:00:50",
+        "logical_ip": "10.10.10.10",
+        "logical_port": demo.MEMBER_PORT,
+        "external_ids": {"neutron:fip_port_id": demo.MEMBER_PORT},
+    }
+    driver.backend.apply_raw(
+        [
+            {"op": "insert", "table": "NAT", "row": nat},
+            {
+                "op": "update",
+                "table": "Logical_Router",
+                "name": f"neutron-{demo.ROUTER}",
+                "columns": {"nat": [MEMBER_FIP_NAT]},
+            },
+        ]
+    )
+    driver.listener_create(_listener())
+    driver.pool_create(_pool())
+    driver.fip_associate(demo.LB, "203.0.113.10", "vip", demo.VIP_PORT, "172.24.4.9")
+    # The first member of the batch has no port (so no FIP): the reference stopped there.
+    driver.member_batch_update(
+        demo.POOL,
+        [
+            _member(member_id=MEMBER3, address="10.10.10.77"),
+            _member(),
+        ],
+    )
+    (row,) = driver.backend.reader().rows("NAT").values()
+    # Spec 6.4: the member's FIP is centralised: external_mac and logical_port cleared.
+    assert row.get("external_mac") is None
+    assert row.get("logical_port") is None
+    assert row["external_ip"] == "203.0.113.50"
+
+
+def test_b31_fip_associate_is_idempotent_and_replaces(driver: OvnLbDriver) -> None:
+    _tcp_lb_with_member(driver)
+    driver.hm_create(_hm())
+    for _ in range(2):
+        driver.fip_associate(demo.LB, "203.0.113.10", "vip", demo.VIP_PORT, "172.24.4.9")
+    rows = lb_rowset(driver.backend.reader(), demo.LB)
+    assert sorted(h.external_ids["octavia:vip"] for h in rows.health_checks.values()) == [
+        "172.24.4.9",
+        "203.0.113.10",
+    ]
+    assert _rows(driver)["tcp"].vips == {
+        "172.24.4.9:64015": "10.10.10.10:63015",
+        "203.0.113.10:64015": "10.10.10.10:63015",
+    }
+    # A -> B: A's vips entry and its health check go, B's come (the reference kept A's check).
+    driver.fip_associate(demo.LB, "203.0.113.20", "vip", demo.VIP_PORT, "172.24.4.9")
+    rows = lb_rowset(driver.backend.reader(), demo.LB)
+    assert {h.external_ids["octavia:vip"]: h.vip for h in rows.health_checks.values()} == {
+        "172.24.4.9": "172.24.4.9:64015",
+        "203.0.113.20": "203.0.113.20:64015",
+    }
+    assert _rows(driver)["tcp"].external_ids["neutron:vip_fip"] == "203.0.113.20"
+    assert set(_rows(driver)["tcp"].vips) == {"172.24.4.9:64015", "203.0.113.20:64015"}
+
+
+def test_b31_additional_fip_twice_then_disassociate(driver: OvnLbDriver) -> None:
+    _tcp_lb_with_member(driver)
+    for _ in range(2):
+        driver.fip_associate(demo.LB, "203.0.113.30", "additional_vip", demo.VIP_PORT, None)
+    assert _rows(driver)["tcp"].external_ids["neutron:additional_vip_fips"] == "203.0.113.30"
+    driver.fip_disassociate(demo.LB, "203.0.113.30")
+    row = _rows(driver)["tcp"]
+    assert "neutron:additional_vip_fips" not in row.external_ids
+    assert set(row.vips) == {"172.24.4.9:64015"}

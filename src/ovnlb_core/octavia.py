@@ -54,7 +54,7 @@ class _Reader:
         value = self.data.get(field, _MISSING)
         if value is _MISSING or value is None:
             if optional:
-                return None if value is None else _MISSING
+                return None
             raise self.fail(field, "is required")
         if not isinstance(value, str) or not _UUID.fullmatch(value):
             raise self.fail(field, f"must be a UUID, got {value!r}")

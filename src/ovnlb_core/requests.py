@@ -1002,7 +1002,8 @@ def fip_associate(
 ) -> Outcome:
     """A floating IP put on the LB's VIP port (spec 6.2): vips and a health check copy.
 
-    Deviation B31: associating a FIP the rows already hold adds nothing twice.
+    Deviation B31: associating a FIP the rows already hold adds nothing twice, and a primary
+    VIP FIP replaced by another (A -> B) takes A's health checks with it.
     """
     if state is None:
         return Outcome(state)
@@ -1013,6 +1014,15 @@ def fip_associate(
             if fip not in fips:
                 new = attrs.evolve(new, additional_vip_fips=(*fips, fip))
         else:
+            replaced = new.vip_fip if new.vip_fip not in (None, fip) else None
+            still_used = replaced in (new.additional_vip_fips or ())
+            if replaced is not None and not still_used:
+                new = attrs.evolve(
+                    new,
+                    health_checks=tuple(
+                        h for h in new.health_checks if h.external_ids.get(HC_VIP) != replaced
+                    ),
+                )
             new = attrs.evolve(new, vip_fip=fip)
         taken = {h.uuid for r in state.rows for h in r.health_checks}
         hcs = list(new.health_checks)
