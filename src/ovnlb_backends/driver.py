@@ -8,6 +8,8 @@ the connection dropped plans to nothing the second time.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -41,12 +43,17 @@ class OvnLbDriver:
     subnets: Mapping[str, Subnet] = attrs.field(factory=dict)
     view: oc.OctaviaView = attrs.field(factory=oc.OctaviaView)
     max_attempts: int = 10
+    #: First retry waits up to this long (seconds), doubling per attempt up to 0.25 s:
+    #: randomised backoff keeps two writers of one row from failing each other forever.
+    backoff: float = 0.005
 
     # -- the one path every request takes ----------------------------------------------
 
     def run(self, lb_id: str, fn: RequestFn) -> rq.Outcome:
         """Apply ``fn`` to load balancer ``lb_id`` in one transaction (retried on TryAgain)."""
-        for _attempt in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
+            if attempt:
+                time.sleep(random.uniform(0, min(0.25, self.backoff * 2**attempt)))
             reader = self.backend.reader()
             actual = lb_rowset(reader, lb_id)
             state = parse(lb_id, actual) if actual.lbs else None

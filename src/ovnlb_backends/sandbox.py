@@ -424,6 +424,16 @@ class OvnNbCluster:
         """SIGKILL member ``index`` (0-based)."""
         self._members[index].kill()
 
+    def pid(self, index: int) -> int | None:
+        """Process id of member ``index`` (None while it is down)."""
+        return self._members[index].pid
+
+    def restart(self, index: int) -> None:
+        """Start member ``index`` again on its database file (after :meth:`kill`)."""
+        member = self._members[index]
+        if member.pid is None:
+            member.start(member.argv)
+
     def nbctl(self, *args: str, timeout: float = 30.0) -> str:
         """``ovn-nbctl`` against the cluster (it talks to the leader)."""
         return OvnSandbox._ctl("ovn-nbctl", self.nb_remote, args, timeout)
