@@ -35,3 +35,17 @@ def bench(session: nox.Session) -> None:
     """Benchmarks; writes benchmarks/RESULTS.md."""
     session.install("-e", ".[dev]", "matplotlib")
     session.run("python", "benchmarks/run.py", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Hypothesis at 10,000 examples per test: hostile requests and corrupted rows."""
+    session.install("-e", ".[dev]")
+    session.env["HYPOTHESIS_PROFILE"] = "fuzz"
+    session.run(
+        "pytest",
+        "-q",
+        "tests/test_invalid_requests.py",
+        "tests/test_corrupt_rows.py",
+        *session.posargs,
+    )

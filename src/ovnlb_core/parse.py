@@ -142,8 +142,9 @@ def parse_row(
                 pools.append(PoolState(ident, not disabled, parse_pool_value(value)))
             else:
                 extra[key] = value
-        except ValueError as exc:
-            problem(key, str(exc))
+        except (ValueError, RecursionError) as exc:
+            # RecursionError: json.loads on deeply nested brackets (a hostile value).
+            problem(key, str(exc) if isinstance(exc, ValueError) else "JSON nested too deeply")
     protocol = row.protocol if row.protocol in PROTOCOLS else None
     return ProtocolRow(
         uuid=row.uuid,
