@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = argparse.ArgumentParser(prog="ovnlb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    from ovnlb_backends import watch_cmd
+
+    watch_cmd.register(sub)
     p = sub.add_parser("replay", help="replay a conformance file")
     p.add_argument("file")
     p.add_argument("--check", action="store_true", help="compare with the file's expectations")

@@ -1,0 +1,711 @@
+"""Pure event handling (ovnlb_core.events) on the in-memory backend.
+
+Worlds are built from the public conformance files (their NB topology and
+requests), plus extra networks and router interfaces written as Neutron's
+raw row operations. Expected values come from the spec (reference-behavior.md
+3.6, 4.4, 6.2, 6.4 and the fixed bugs B16-B20, B31, B33) or from the
+conformance files' expectations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.replay import canon_status, load
+from ovnlb_core import events as ev
+from ovnlb_core.dump import canonical_dump
+from ovnlb_core.nb import NbReader
+from ovnlb_core.octavia import OctaviaView
+from ovnlb_core.plan import Plan
+from ovnlb_core.rawops import initial_ops
+from ovnlb_core.rows import lb_names
+from ovnlb_core.status import Payload
+from ovnlb_core.topology import Subnet, subnets_from_neutron
+
+CONF = Path(__file__).parent / "conformance"
+DOC01 = load(str(CONF / "01_full_sequence.json"))
+DOC12 = load(str(CONF / "12_hm_events.json"))
+
+LB1 = "e5aff8c0-9670-5640-9b24-c161517ad2b7"
+R1 = "neutron-956a7973-dc36-5da2-93d8-e01da294069d"
+R1_ID = "956a7973-dc36-5da2-93d8-e01da294069d"
+PRIVATE = "neutron-81a2323d-585e-5d09-b469-affb041ee6a7"
+VIP_PORT = "7a4c9033-8f81-5921-8aff-8df562b53895"
+VM1_PORT = "85ed7074-c8d8-5056-904f-26ada52ea414"  # 10.0.0.11, member 1
+VM3_PORT = "a16aafb8-e9e5-5699-ab87-9a2d1e712870"  # 10.0.0.13, no member
+FIP_NAT = "nat-6ef31e8f-a8e7-5b28-a0d1-422438e8bd52"
+
+# Extra networks the tests add (ids are fixed UUID-shaped strings).
+EXTRA: dict[str, tuple[str, str]] = {
+    # key: (network id, subnet CIDR prefix "10.N")
+    "e1": ("11111111-1111-4111-8111-111111111111", "10.21"),
+    "e2": ("22222222-2222-4222-8222-222222222222", "10.22"),
+}
+R2 = "neutron-33333333-3333-4333-8333-333333333333"
+LB2 = "44444444-4444-4444-8444-444444444444"  # VIP on e1
+LB3 = "55555555-5555-4555-8555-555555555555"  # VIP on e2, member on private
+
+
+def ls_of(key: str) -> str:
+    return f"neutron-{EXTRA[key][0]}"
+
+
+def subnet_id(key: str) -> str:
+    return EXTRA[key][0].replace("1111", "aaaa", 1).replace("2222", "bbbb", 1)
+
+
+# -- worlds ------------------------------------------------------------------------------------
+
+
+def tables(reader: NbReader) -> dict[str, dict[str, dict[str, Any]]]:
+    return {t: {u: dict(r) for u, r in reader.rows(t).items()} for t in ev.NB_TABLES}
+
+
+def row_changes(
+    before: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    after: Mapping[str, Mapping[str, Mapping[str, Any]]],
+) -> list[ev.RowChange]:
+    out = []
+    for t in ev.NB_TABLES:
+        for u in sorted(set(before[t]) | set(after[t])):
+            old, new = before[t].get(u), after[t].get(u)
+            if old != new:
+                out.append(ev.RowChange(t, u, old, new))
+    return out
+
+
+def names(reader: NbReader, table: str, uuids: Sequence[str]) -> list[str]:
+    rows = reader.rows(table)
+    return sorted(str(rows[u]["name"]) for u in uuids if u in rows)
+
+
+def ports_of(reader: NbReader, table: str, name: str) -> list[str]:
+    child = "Logical_Switch_Port" if table == "Logical_Switch" else "Logical_Router_Port"
+    found = reader.by_name(table, name)
+    return names(reader, child, found[0][1].get("ports", ())) if found else []
+
+
+def network_ops(key: str) -> list[dict[str, Any]]:
+    """A tenant network with one VM port (``10.N.0.5``)."""
+    net, prefix = EXTRA[key]
+    ls = ls_of(key)
+    vm = net[:-4] + "0005"
+    return [
+        {
+            "op": "insert",
+            "table": "Logical_Switch_Port",
+            "row": {
+                "_name": vm,
+                "name": vm,
+                "addresses": [f"fa:16:3e:00:{prefix[-2:]}:05 {prefix}.0.5"],
+                "external_ids": {
+                    "neutron:cidrs": f"{prefix}.0.5/24",
+                    "neutron:device_owner": "compute:nova",
+                    "neutron:network_name": ls,
+                },
+            },
+        },
+        {
+            "op": "insert",
+            "table": "Logical_Switch",
+            "row": {"_name": ls, "name": ls, "ports": [vm], "external_ids": {}},
+        },
+    ]
+
+
+def router_ops() -> list[dict[str, Any]]:
+    return [{"op": "insert", "table": "Logical_Router", "row": {"_name": R2, "name": R2}}]
+
+
+def iface_port(lr: str, key: str) -> str:
+    return f"{lr[8:16]}-{EXTRA[key][0][:4]}-4000-8000-{EXTRA[key][0][-12:]}"
+
+
+def add_interface_ops(reader: NbReader, lr: str, key: str) -> list[dict[str, Any]]:
+    """Neutron's writes for ``router add interface``: LRP + router-type LSP."""
+    prefix = EXTRA[key][1]
+    ls = ls_of(key)
+    port = iface_port(lr, key)
+    lrp = f"lrp-{port}"
+    gw = f"{prefix}.0.1/24" if lr == R1 else f"{prefix}.0.254/24"
+    return [
+        {
+            "op": "insert",
+            "table": "Logical_Router_Port",
+            "row": {
+                "_name": lrp,
+                "name": lrp,
+                "mac": "fa:16:3e:00:00:01",
+                "networks": [gw],
+                "external_ids": {
+                    "neutron:is_ext_gw": "False",
+                    "neutron:network_name": ls,
+                    "neutron:router_name": lr,
+                },
+            },
+        },
+        {
+            "op": "update",
+            "table": "Logical_Router",
+            "name": lr,
+            "columns": {"ports": [*ports_of(reader, "Logical_Router", lr), lrp]},
+        },
+        {
+            "op": "insert",
+            "table": "Logical_Switch_Port",
+            "row": {
+                "_name": port,
+                "name": port,
+                "type": "router",
+                "addresses": ["router"],
+                "options": {"router-port": lrp},
+                "external_ids": {
+                    "neutron:cidrs": gw,
+                    "neutron:device_owner": "network:router_interface",
+                    "neutron:device_id": lr[8:],
+                    "neutron:network_name": ls,
+                },
+            },
+        },
+        {
+            "op": "update",
+            "table": "Logical_Switch",
+            "name": ls,
+            "columns": {"ports": [*ports_of(reader, "Logical_Switch", ls), port]},
+        },
+    ]
+
+
+def remove_interface_ops(reader: NbReader, lr: str, key: str) -> list[dict[str, Any]]:
+    port = iface_port(lr, key)
+    lrp = f"lrp-{port}"
+    ls = ls_of(key)
+    return [
+        {
+            "op": "update",
+            "table": "Logical_Router",
+            "name": lr,
+            "columns": {"ports": [p for p in ports_of(reader, "Logical_Router", lr) if p != lrp]},
+        },
+        {"op": "delete", "table": "Logical_Router_Port", "name": lrp},
+        {
+            "op": "update",
+            "table": "Logical_Switch",
+            "name": ls,
+            "columns": {"ports": [p for p in ports_of(reader, "Logical_Switch", ls) if p != port]},
+        },
+        {"op": "delete", "table": "Logical_Switch_Port", "name": port},
+    ]
+
+
+def extra_subnets() -> list[dict[str, Any]]:
+    return [
+        {"id": subnet_id(k), "network_id": net, "cidr": f"{prefix}.0.0/24"}
+        for k, (net, prefix) in EXTRA.items()
+    ]
+
+
+def replay_steps(doc: Mapping[str, Any], upto: int) -> tuple[MemoryBackend, OvnLbDriver]:
+    """A memory backend with the file's topology and its steps ``0..upto-1`` applied."""
+    backend = MemoryBackend()
+    backend.apply_raw(initial_ops(doc["nb_initial"]))
+    subnets = subnets_from_neutron([*doc["neutron"]["subnets"], *extra_subnets()])
+    driver = OvnLbDriver(backend, subnets, OctaviaView())
+    for step in doc["steps"][:upto]:
+        if step.get("nb_changes"):
+            backend.apply_raw(step["nb_changes"])
+        driver.view.apply_changes(step.get("octavia_changes") or {})
+        handle(driver, step["request"])
+        if step.get("nb_changes_after"):
+            backend.apply_raw(step["nb_changes_after"])
+    return backend, driver
+
+
+def make_lb(driver: OvnLbDriver, lb_id: str, key: str) -> None:
+    net, prefix = EXTRA[key]
+    driver.lb_create(
+        {
+            "loadbalancer_id": lb_id,
+            "vip_address": f"{prefix}.0.100",
+            "vip_network_id": net,
+            "vip_subnet_id": subnet_id(key),
+            "admin_state_up": True,
+        }
+    )
+
+
+def add_member(driver: OvnLbDriver, lb_id: str, address: str, subnet: str, n: int) -> None:
+    pool = f"{lb_id[:8]}-0000-4000-8000-{n:012d}"
+    if not any(
+        f"pool_{pool}" in r.get("external_ids", {})
+        for r in driver.backend.reader().rows("Load_Balancer").values()
+    ):
+        driver.pool_create(
+            {
+                "pool_id": pool,
+                "loadbalancer_id": lb_id,
+                "listener_id": None,
+                "protocol": "TCP",
+                "lb_algorithm": "SOURCE_IP_PORT",
+                "admin_state_up": True,
+            }
+        )
+    driver.member_create(
+        {
+            "member_id": f"{lb_id[:8]}-1111-4000-8000-{n:012d}",
+            "pool_id": pool,
+            "address": address,
+            "protocol_port": 80,
+            "subnet_id": subnet,
+            "admin_state_up": True,
+        }
+    )
+
+
+def world() -> tuple[MemoryBackend, OvnLbDriver]:
+    """01's lb1 (VIP private, two members) + networks e1, e2, router r2 (no interfaces),
+    lb2 (VIP on e1) and lb3 (VIP on e2, a member on private)."""
+    backend, driver = replay_steps(DOC01, 5)
+    backend.apply_raw(network_ops("e1") + network_ops("e2") + router_ops())
+    make_lb(driver, LB2, "e1")
+    make_lb(driver, LB3, "e2")
+    add_member(driver, LB3, "10.0.0.13", "4d185484-6775-5505-a034-bc45d98bf81b", 1)
+    return backend, driver
+
+
+def apply_nb(
+    backend: MemoryBackend,
+    ops: Sequence[Mapping[str, Any]],
+    subnets: Mapping[str, Subnet] | None = None,
+) -> list[tuple[str, Plan]]:
+    """Neutron's writes, then the events they cause (each action one transaction)."""
+    before = tables(backend.reader())
+    backend.apply_raw(ops)
+    changes = row_changes(before, tables(backend.reader()))
+    return apply_changes(backend, changes, subnets)
+
+
+def apply_changes(
+    backend: MemoryBackend,
+    changes: Sequence[ev.RowChange],
+    subnets: Mapping[str, Subnet] | None = None,
+) -> list[tuple[str, Plan]]:
+    reader = backend.reader()
+    actions = ev.dedupe([a for c in changes for a in ev.nb_actions(reader, c)])
+    return apply_actions(backend, actions, subnets)
+
+
+def apply_actions(
+    backend: MemoryBackend,
+    actions: Sequence[ev.LbAction],
+    subnets: Mapping[str, Subnet] | None = None,
+    view: OctaviaView | None = None,
+) -> list[tuple[str, Plan]]:
+    out = []
+    for a in actions:
+        ap = ev.plan_action(backend.reader(), a, subnets, view)
+        backend.commit(ap.plan, basis=ap.actual)
+        out.append((a.lb_id, ap.plan))
+    return out
+
+
+def lb_rows(reader: NbReader, lb_id: str) -> list[dict[str, Any]]:
+    return [dict(r) for _u, r in reader.by_name("Load_Balancer", lb_id)]
+
+
+def holders(reader: NbReader, table: str, lb_id: str) -> set[str]:
+    uuids = {u for u, _r in reader.by_name("Load_Balancer", lb_id)}
+    return {
+        str(r["name"])
+        for r in reader.rows(table).values()
+        if uuids & set(r.get("load_balancer", ()))
+    }
+
+
+def ext(reader: NbReader, lb_id: str) -> dict[str, str]:
+    rows = lb_rows(reader, lb_id)
+    assert len(rows) == 1
+    return dict(rows[0]["external_ids"])
+
+
+# -- (a) router interfaces ---------------------------------------------------------------------
+
+
+def test_world_starts_as_creation_makes_it() -> None:
+    backend, _ = world()
+    r = backend.reader()
+    # Spec 3.3: lb1's VIP subnet has router r1 -> r1 and its IPv4 switches, lr_ref r1.
+    assert holders(r, "Logical_Router", LB1) == {R1}
+    assert holders(r, "Logical_Switch", LB1) == {PRIVATE}
+    assert ext(r, LB1)["lr_ref"] == R1
+    # e1/e2 have no router yet: lb2 only on its VIP switch, no lr_ref.
+    assert holders(r, "Logical_Router", LB2) == set()
+    assert holders(r, "Logical_Switch", LB2) == {ls_of("e1")}
+    assert "lr_ref" not in ext(r, LB2)
+    assert holders(r, "Logical_Switch", LB3) == {ls_of("e2"), PRIVATE}
+    # lb3's member subnet (private) has r1: spec 3.4 associates the router too.
+    assert holders(r, "Logical_Router", LB3) == {R1}
+
+
+def test_interface_added_associates_lbs_of_the_network_and_of_the_router() -> None:
+    backend, driver = world()
+    refs_before = ext(backend.reader(), LB1)["ls_refs"]
+    plans = apply_nb(backend, add_interface_ops(backend.reader(), R1, "e1"), driver.subnets)
+    r = backend.reader()
+    # Spec 3.6: lb2 (on e1, not on r1) is added to r1, to all of r1's switches, and lr_ref.
+    assert holders(r, "Logical_Router", LB2) == {R1}
+    assert holders(r, "Logical_Switch", LB2) == {ls_of("e1"), PRIVATE}
+    assert ext(r, LB2)["lr_ref"] == R1
+    # lb1 (on r1, not on e1) gets e1 with ls_lb_add; ls_refs unchanged.
+    assert holders(r, "Logical_Switch", LB1) == {PRIVATE, ls_of("e1")}
+    assert ext(r, LB1)["ls_refs"] == refs_before
+    # Only load balancers on r1 or e1 were looked at.
+    assert {lb for lb, _p in plans} <= {LB1, LB2, LB3}
+
+
+def test_interface_removed_keeps_own_switches_b33() -> None:
+    backend, driver = world()
+    # lb1 gets a member on e1 while r1 connects e1: ls_refs counts e1.
+    apply_nb(backend, add_interface_ops(backend.reader(), R1, "e1"), driver.subnets)
+    add_member(driver, LB1, "10.21.0.5", subnet_id("e1"), 2)
+    r = backend.reader()
+    assert holders(r, "Logical_Switch", LB1) == {PRIVATE, ls_of("e1")}
+    apply_nb(backend, remove_interface_ops(backend.reader(), R1, "e1"), driver.subnets)
+    r = backend.reader()
+    # B33 would take lb1 off r1's remaining switches (its VIP switch) too. Correct: the VIP
+    # subnet still has r1, so lb1 stays on r1 and on both switches it has members/VIP on.
+    assert holders(r, "Logical_Router", LB1) == {R1}
+    assert holders(r, "Logical_Switch", LB1) == {PRIVATE, ls_of("e1")}
+    assert ext(r, LB1)["lr_ref"] == R1
+    # lb2 reached r1 only through e1: off r1 and off r1's other switch; its VIP switch stays.
+    assert holders(r, "Logical_Router", LB2) == set()
+    assert holders(r, "Logical_Switch", LB2) == {ls_of("e1")}
+    assert "lr_ref" not in ext(r, LB2)
+
+
+def test_add_then_remove_interface_restores_rows() -> None:
+    backend, driver = world()
+    before = canonical_dump(backend.reader())
+    apply_nb(backend, add_interface_ops(backend.reader(), R1, "e2"), driver.subnets)
+    assert canonical_dump(backend.reader()) != before
+    apply_nb(backend, remove_interface_ops(backend.reader(), R1, "e2"), driver.subnets)
+    assert canonical_dump(backend.reader()) == before
+
+
+def test_router_lsp_event_alone_is_handled() -> None:
+    """The router-type LSP and the LRP may arrive in separate transactions, in any order."""
+    backend, driver = world()
+    ops = add_interface_ops(backend.reader(), R1, "e1")
+    apply_nb(backend, ops[2:], driver.subnets)  # the LSP first: no LRP yet, nothing to do
+    assert holders(backend.reader(), "Logical_Router", LB2) == set()
+    apply_nb(backend, ops[:2], driver.subnets)
+    assert holders(backend.reader(), "Logical_Router", LB2) == {R1}
+
+
+def test_gateway_port_does_not_associate() -> None:
+    backend, driver = world()
+    ops = add_interface_ops(backend.reader(), R2, "e1")
+    ops[0]["row"]["external_ids"]["neutron:is_ext_gw"] = "True"
+    ops[2]["row"]["external_ids"]["neutron:device_owner"] = "network:router_gateway"
+    plans = apply_nb(backend, ops, driver.subnets)
+    assert all(p.is_empty() for _lb, p in plans)
+    assert holders(backend.reader(), "Logical_Router", LB2) == set()
+
+
+# -- property: idempotent, local, path independent ---------------------------------------------
+
+IFACES = [(R1, "e1"), (R1, "e2"), (R2, "e1"), (R2, "e2")]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(st.sampled_from(IFACES), min_size=1, max_size=6))
+def test_interface_events_properties(toggles: list[tuple[str, str]]) -> None:
+    backend, driver = world()
+    initial = canonical_dump(backend.reader())
+    present: list[tuple[str, str]] = []
+    for lr, key in toggles:
+        reader = backend.reader()
+        if (lr, key) in present:
+            ops = remove_interface_ops(reader, lr, key)
+            present.remove((lr, key))
+        else:
+            ops = add_interface_ops(reader, lr, key)
+            present.append((lr, key))
+        attached_before = {
+            n
+            for table, name in (("Logical_Router", lr), ("Logical_Switch", ls_of(key)))
+            for n in _lbs_on(reader, table, name)
+        }
+        before = tables(reader)
+        backend.apply_raw(ops)
+        changes = row_changes(before, tables(backend.reader()))
+        plans = apply_changes(backend, changes, driver.subnets)
+        # Events never touch load balancers that were not on that router or network.
+        for lb, plan in plans:
+            assert lb in attached_before or plan.is_empty()
+        # Applying the same event again changes nothing.
+        again = apply_changes(backend, changes, driver.subnets)
+        assert all(p.is_empty() for _lb, p in again)
+        # The result is what a full reconciliation (catch-up) computes.
+        catch = apply_actions(
+            backend,
+            ev.catch_up_actions(backend.reader(), list(lb_names(backend.reader()))),
+            driver.subnets,
+        )
+        assert all(p.is_empty() for _lb, p in catch), catch
+    # Taking every added interface away restores the rows.
+    for lr, key in reversed(present):
+        apply_nb(backend, remove_interface_ops(backend.reader(), lr, key), driver.subnets)
+    assert canonical_dump(backend.reader()) == initial
+
+
+def _lbs_on(reader: NbReader, table: str, name: str) -> set[str]:
+    lbs = reader.rows("Load_Balancer")
+    out = set()
+    for _u, row in reader.by_name(table, name):
+        out |= {str(lbs[u]["name"]) for u in row.get("load_balancer", ()) if u in lbs}
+    return out
+
+
+# -- (b) VIP floating IPs ----------------------------------------------------------------------
+
+
+def test_fip_nat_event_matches_the_conformance_step() -> None:
+    backend, driver = replay_steps(DOC01, 6)
+    step = DOC01["steps"][6]
+    assert step["request"]["op"] == "fip_associate"
+    plans = apply_nb(backend, step["nb_changes"], driver.subnets)
+    assert canonical_dump(backend.reader()) == step["expect"]["nb"]
+    assert [lb for lb, p in plans if not p.is_empty()] == [LB1]
+    # Seen again (or the LSP's neutron:port_fip seen separately): nothing more (B31).
+    changes = [
+        ev.RowChange("NAT", "x", None, r)
+        for r in backend.reader().rows("NAT").values()
+        if r["external_ids"].get("neutron:fip_port_id") == VIP_PORT
+    ]
+    assert all(p.is_empty() for _lb, p in apply_changes(backend, changes, driver.subnets))
+
+
+def _nat_ops(external_ip: str) -> list[dict[str, Any]]:
+    return [
+        {"op": "update", "table": "NAT", "name": FIP_NAT, "columns": {"external_ip": external_ip}}
+    ]
+
+
+def test_fip_changed_a_to_b_removes_a_b31() -> None:
+    backend, driver = replay_steps(DOC01, 6)
+    apply_nb(backend, DOC01["steps"][6]["nb_changes"], driver.subnets)
+    apply_nb(backend, _nat_ops("172.24.4.101"), driver.subnets)
+    r = backend.reader()
+    row = lb_rows(r, LB1)[0]
+    # Spec 6.2 associate B, disassociate A (B31: A must not stay in vips or as a check).
+    assert row["external_ids"]["neutron:vip_fip"] == "172.24.4.101"
+    assert "172.24.4.100:80" not in row["vips"]
+    assert row["vips"]["172.24.4.101:80"] == row["vips"]["10.0.0.3:80"]
+    hcs = r.rows("Load_Balancer_Health_Check")
+    vips = sorted(hcs[u]["vip"] for u in row["health_check"])
+    assert vips == ["10.0.0.3:80", "172.24.4.101:80"]
+    octavia_vips = sorted(hcs[u]["external_ids"]["octavia:vip"] for u in row["health_check"])
+    assert octavia_vips == ["10.0.0.3", "172.24.4.101"]
+
+
+def test_fip_disassociated_restores_the_rows_before_it() -> None:
+    backend, driver = replay_steps(DOC01, 6)
+    apply_nb(backend, DOC01["steps"][6]["nb_changes"], driver.subnets)
+    r = backend.reader()
+    lsp = dict(r.by_name("Logical_Switch_Port", VIP_PORT)[0][1]["external_ids"])
+    del lsp["neutron:port_fip"]
+    ops: list[dict[str, Any]] = [
+        {"op": "update", "table": "Logical_Router", "name": R1, "columns": {"nat": []}},
+        {"op": "delete", "table": "NAT", "name": FIP_NAT},
+        {
+            "op": "update",
+            "table": "Logical_Switch_Port",
+            "name": VIP_PORT,
+            "columns": {"external_ids": lsp},
+        },
+    ]
+    apply_nb(backend, ops, driver.subnets)
+    got = canonical_dump(backend.reader())
+    want = DOC01["steps"][5]["expect"]["nb"]  # the rows before the FIP (spec 6.2 disassociate)
+    for key in ("Load_Balancer", "Load_Balancer_Health_Check", "Logical_Switch_load_balancers"):
+        assert got[key] == want[key], key
+
+
+# -- (c) member FIPs under DVR -----------------------------------------------------------------
+
+
+def member_nat_ops(port: str, fip_id: str, ip: str, logical_ip: str) -> list[dict[str, Any]]:
+    name = f"nat-{fip_id}"
+    return [
+        {
+            "op": "insert",
+            "table": "NAT",
+            "row": {
+                "_name": name,
+                "type": "dnat_and_snat",
+                "external_ip": ip,
+                "logical_ip": logical_ip,
+                "logical_port": port,
+                "external_mac": "fa:16:3e:77:77:77",
+                "external_ids": {
+                    "neutron:fip_id": fip_id,
+                    "neutron:fip_port_id": port,
+                    "neutron:fip_external_mac": "fa:16:3e:77:77:77",
+                    "neutron:router_name": R1,
+                },
+            },
+        }
+    ]
+
+
+def _nat(reader: NbReader, fip_id: str) -> dict[str, Any]:
+    return next(
+        dict(r)
+        for r in reader.rows("NAT").values()
+        if r["external_ids"].get("neutron:fip_id") == fip_id
+    )
+
+
+def _with_router_nat(reader: NbReader, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    lr = reader.by_name("Logical_Router", R1)[0][1]
+    nats = reader.rows("NAT")
+    current = [f"nat-{nats[u]['external_ids']['neutron:fip_id']}" for u in lr.get("nat", ())]
+    new = [op["row"]["_name"] for op in ops if op["op"] == "insert"]
+    return [
+        *ops,
+        {"op": "update", "table": "Logical_Router", "name": R1, "columns": {"nat": current + new}},
+    ]
+
+
+def test_member_fip_is_centralised_when_the_lb_has_a_fip() -> None:
+    backend, driver = replay_steps(DOC01, 6)
+    apply_nb(backend, DOC01["steps"][6]["nb_changes"], driver.subnets)
+    fid1, fid3 = "aaaaaaaa-0000-4000-8000-000000000001", "aaaaaaaa-0000-4000-8000-000000000003"
+    ops = member_nat_ops(VM1_PORT, fid1, "172.24.4.50", "10.0.0.11")
+    ops += member_nat_ops(VM3_PORT, fid3, "172.24.4.53", "10.0.0.13")
+    apply_nb(backend, _with_router_nat(backend.reader(), ops), driver.subnets)
+    r = backend.reader()
+    # Spec 6.4: the member's NAT loses external_mac and logical_port.
+    assert (_nat(r, fid1)["logical_port"], _nat(r, fid1)["external_mac"]) == (None, None)
+    # Port 10.0.0.13 is no member: untouched.
+    assert _nat(r, fid3)["logical_port"] == VM3_PORT
+    assert _nat(r, fid3)["external_mac"] == "fa:16:3e:77:77:77"
+
+
+def test_member_fip_untouched_without_lb_fip() -> None:
+    backend, driver = replay_steps(DOC01, 6)
+    fid = "aaaaaaaa-0000-4000-8000-000000000001"
+    ops = member_nat_ops(VM1_PORT, fid, "172.24.4.50", "10.0.0.11")
+    apply_nb(backend, _with_router_nat(backend.reader(), ops), driver.subnets)
+    assert _nat(backend.reader(), fid)["logical_port"] == VM1_PORT
+    # The VIP gets its FIP afterwards: now the member's FIP is centralised (B19/B20 fixed:
+    # not only at member creation).
+    ops = [op for op in DOC01["steps"][6]["nb_changes"] if op["table"] != "Logical_Router"]
+    apply_nb(backend, _with_router_nat(backend.reader(), ops), driver.subnets)
+    nat = _nat(backend.reader(), fid)
+    assert (nat["logical_port"], nat["external_mac"]) == (None, None)
+
+
+# -- (d) Service_Monitor -----------------------------------------------------------------------
+
+
+def sm_row(event_row: Mapping[str, Any]) -> dict[str, Any]:
+    """A SB Service_Monitor row as the watcher delivers it."""
+    return {**event_row, "protocol": event_row["protocol"], "status": event_row.get("status")}
+
+
+def health(
+    backend: MemoryBackend, change: ev.RowChange, view: OctaviaView, report: bool = True
+) -> tuple[list[Payload], list[Plan]]:
+    statuses: list[Payload] = []
+    plans = []
+    for a in ev.sb_actions(backend.reader(), change, report):
+        ap = ev.plan_action(backend.reader(), a, None, view)
+        backend.commit(ap.plan, basis=ap.actual)
+        plans.append(ap.plan)
+        statuses += ap.outcome.statuses
+    return statuses, plans
+
+
+def test_member_health_events_match_conformance() -> None:
+    backend, driver = replay_steps(DOC12, 6)
+    sm: dict[str, dict[str, Any]] = {}
+    for step in DOC12["steps"][6:9]:
+        driver.view.apply_changes(step.get("octavia_changes") or {})
+        statuses: list[Payload] = []
+        for event in step["request"]["events"]:
+            key = f"{event['row']['ip']}:{event['row']['port']}"
+            old = sm.get(key)
+            new = sm_row(event["row"])
+            sm[key] = new
+            got, _plans = health(
+                backend, ev.RowChange("Service_Monitor", key, old, new), driver.view
+            )
+            statuses += got
+        assert [canon_status(s) for s in statuses] == step["expect"]["statuses"]
+        assert canonical_dump(backend.reader()) == step["expect"]["nb"]
+
+
+def _member_status(backend: MemoryBackend) -> dict[str, str]:
+    return dict(json.loads(ext(backend.reader(), LB1)["neutron:member_status"]))
+
+
+def test_service_monitor_error_delete_and_repeat() -> None:
+    backend, driver = replay_steps(DOC12, 6)
+    row = sm_row(DOC12["steps"][6]["request"]["events"][0]["row"])
+    member = DOC12["steps"][3]["request"]["member"]["member_id"]
+    assert DOC12["steps"][3]["request"]["member"]["address"] == row["ip"]
+    vips_before = lb_rows(backend.reader(), LB1)[0]["vips"]
+    # B17: SB status "error" is a failed check -> ERROR (not ONLINE).
+    err = {**row, "status": "error"}
+    statuses, _ = health(backend, ev.RowChange("Service_Monitor", "s", None, err), driver.view)
+    assert _member_status(backend)[member] == "ERROR"
+    assert statuses and statuses[0]["pools"][0]["operating_status"] == "DEGRADED"
+    # The same row seen again (catch-up): no change, no report.
+    statuses, plans = health(
+        backend, ev.RowChange("Service_Monitor", "s", None, err), driver.view, report=False
+    )
+    assert all(p.is_empty() for p in plans)
+    # An update that leaves the status alone is no event at all.
+    same = ev.RowChange("Service_Monitor", "s", err, {**err, "options": {"x": "y"}})
+    assert ev.sb_actions(backend.reader(), same) == []
+    # B18: a deleted monitor means no monitoring -> NO_MONITOR, the member stays in vips.
+    health(backend, ev.RowChange("Service_Monitor", "s", err, None), driver.view)
+    assert _member_status(backend)[member] == "NO_MONITOR"
+    assert lb_rows(backend.reader(), LB1)[0]["vips"] == vips_before
+
+
+def test_service_monitor_of_another_backend_changes_nothing_b16() -> None:
+    backend, driver = replay_steps(DOC12, 6)
+    row = sm_row(DOC12["steps"][6]["request"]["events"][0]["row"])
+    before = canonical_dump(backend.reader())
+    # 10.0.0.1 is a substring of 10.0.0.11 (B16); 8 of 80.
+    for other in ({**row, "ip": "10.0.0.1", "status": "offline"}, {**row, "port": 8}):
+        statuses, _ = health(
+            backend, ev.RowChange("Service_Monitor", "o", None, other), driver.view
+        )
+        assert statuses == []
+    assert canonical_dump(backend.reader()) == before
+
+
+def test_catch_up_on_a_fresh_world_changes_nothing() -> None:
+    for doc, upto in ((DOC01, 9), (DOC12, 9)):
+        backend, driver = replay_steps(doc, upto)
+        reader = backend.reader()
+        plans = apply_actions(
+            backend, ev.catch_up_actions(reader, list(lb_names(reader))), driver.subnets
+        )
+        assert all(p.is_empty() for _lb, p in plans)
