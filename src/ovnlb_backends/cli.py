@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("version", "doctor"):
         p = sub.add_parser(name, help="versions and the JSON parser in use")
         p.set_defaults(func=cmd_version)
+    from ovnlb_backends import sync_cmd
+
+    sync_cmd.register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Data and helpers for the sync tests."""
