@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from ovnlb_backends.base import Backend, BackendError, TryAgain
+from ovnlb_core.errors import OvnlbError
 from ovnlb_core.sync import (
     ActionKind,
     DesiredLb,
@@ -30,7 +31,12 @@ from ovnlb_core.sync import (
 )
 from ovnlb_core.topology import Subnet, Topology
 
-__all__ = ["LbResult", "SyncReport", "plan_sync", "run_sync"]
+__all__ = ["LbResult", "SyncRefused", "SyncReport", "plan_sync", "run_sync"]
+
+
+class SyncRefused(OvnlbError):
+    """The sync would delete more load balancers than allowed; nothing was written."""
+
 
 #: Called after each load balancer: (done, total, result).
 Progress = Callable[[int, int, "LbResult"], None]
@@ -122,12 +128,16 @@ def run_sync(
     delete_orphans: bool = True,
     max_attempts: int = 10,
     progress: Progress | None = None,
+    max_deletes: int | None = None,
 ) -> SyncReport:
     """Make NB match Octavia's view, one transaction per load balancer.
 
     With ``dry_run`` nothing is written: the report holds the planned actions.
     A :class:`KeyboardInterrupt` stops after the current load balancer and
-    returns the partial report with ``interrupted`` set.
+    returns the partial report with ``interrupted`` set. ``max_deletes`` bounds
+    how many orphan load balancers may be deleted: a source that came back
+    empty or truncated must not wipe the NB database, so more raises
+    :class:`SyncRefused` before anything is written.
     """
     start = time.monotonic()
     txns_before = backend.transaction_count()
@@ -139,7 +149,13 @@ def run_sync(
         return report
     work: list[tuple[DesiredLb | None, str]] = [(lb, lb.id) for lb in lbs]
     if delete_orphans:
-        work += [(None, n) for n in orphan_names(backend.reader(), (lb.id for lb in lbs))]
+        orphans = orphan_names(backend.reader(), (lb.id for lb in lbs))
+        if max_deletes is not None and len(orphans) > max_deletes:
+            raise SyncRefused(
+                f"sync would delete {len(orphans)} load balancers Octavia does not list "
+                f"(limit {max_deletes}); check the source, or raise --max-deletes"
+            )
+        work += [(None, n) for n in orphans]
     try:
         for i, (lb, name) in enumerate(work, 1):
             result = _one(backend, lb, name, subnets, max_attempts)

@@ -48,6 +48,14 @@ def _source_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="never delete load balancers Octavia does not know",
     )
+    p.add_argument(
+        "--max-deletes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse to run when more than N load balancers would be deleted "
+        "(default: 0 when the source lists no load balancer, else no limit)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -286,6 +294,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             delete_orphans=not args.keep_orphans,
             progress=_Bar(sys.stderr),
+            max_deletes=_max_deletes(args, lbs),
         )
     if args.dry_run and not args.json:
         write_plan_text([r.action for r in report.results], sys.stdout)
@@ -293,6 +302,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if report.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _max_deletes(args: argparse.Namespace, lbs: Sequence[Any]) -> int | None:
+    # An empty answer from Octavia is far more often an outage or a wrong
+    # filter than a cloud without load balancers: never wipe NB on it silently.
+    if args.max_deletes is not None:
+        return int(args.max_deletes)
+    return 0 if not lbs else None
 
 
 def _write_sync_summary(report: SyncReport, as_json: bool) -> None:
