@@ -26,13 +26,60 @@ from ovnlb_core.plan import LbRowSet, Plan, diff
 from ovnlb_core.rows import find_lb_of_pool, find_lbs_by_mapping, lb_rowset
 from ovnlb_core.status import Payload
 from ovnlb_core.topology import Subnet, Topology
-from ovnlb_core.translate import bracket, translate
+from ovnlb_core.translate import RowCache, bracket, translate
 
 RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
 
 
 class RetriesExhausted(OvnlbError):
     """The NB database kept changing under the request; nothing more was retried."""
+
+
+_NO_VALUE: Any = object()
+
+
+@attrs.frozen
+class _RequestTopology(Topology):
+    """A :class:`Topology` that remembers its answers for the duration of one request.
+
+    A request reads one unchanging view (the backend changes only in
+    ``commit``), so every answer stays right while it runs; a batch of 10k
+    members then asks each topology question once, not 10k times. Lists are
+    returned as fresh copies.
+    """
+
+    _memo: dict[tuple[Any, ...], Any] = attrs.field(factory=dict, init=False, eq=False)
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        value = self._memo.get(key, _NO_VALUE)
+        if value is _NO_VALUE:
+            value = self._memo[key] = compute()
+        return list(value) if isinstance(value, list) else value
+
+    def switch(self, ls_name: str) -> tuple[str, Any] | None:
+        return self._cached(("switch", ls_name), lambda: Topology.switch(self, ls_name))  # type: ignore[no-any-return]
+
+    def routers_of_subnet(self, ls_name: str, cidr: str) -> list[str]:
+        return self._cached(  # type: ignore[no-any-return]
+            ("routers_of_subnet", ls_name, cidr),
+            lambda: Topology.routers_of_subnet(self, ls_name, cidr),
+        )
+
+    def router_exists(self, lr_name: str) -> bool:
+        return self._cached(  # type: ignore[no-any-return]
+            ("router_exists", lr_name), lambda: Topology.router_exists(self, lr_name)
+        )
+
+    def switches_of_router(self, lr_name: str, ip_version: int) -> list[str]:
+        return self._cached(  # type: ignore[no-any-return]
+            ("switches_of_router", lr_name, ip_version),
+            lambda: Topology.switches_of_router(self, lr_name, ip_version),
+        )
+
+    def hm_source_ip(self, subnet_id: str) -> str | None:
+        return self._cached(  # type: ignore[no-any-return]
+            ("hm_source_ip", subnet_id), lambda: Topology.hm_source_ip(self, subnet_id)
+        )
 
 
 @attrs.define
@@ -46,6 +93,9 @@ class OvnLbDriver:
     #: First retry waits up to this long (seconds), doubling per attempt up to 0.25 s:
     #: randomised backoff keeps two writers of one row from failing each other forever.
     backoff: float = 0.005
+    #: Parsed and translated long strings kept between requests (results are the same
+    #: without it; see :class:`~ovnlb_core.translate.RowCache`).
+    cache: RowCache = attrs.field(factory=RowCache, eq=False, repr=False)
 
     # -- the one path every request takes ----------------------------------------------
 
@@ -56,10 +106,14 @@ class OvnLbDriver:
                 time.sleep(random.uniform(0, min(0.25, self.backoff * 2**attempt)))
             reader = self.backend.reader()
             actual = lb_rowset(reader, lb_id)
-            state = parse(lb_id, actual) if actual.lbs else None
-            ctx = rq.Context(Topology(reader, self.subnets), self.view)
+            state = parse(lb_id, actual, cache=self.cache) if actual.lbs else None
+            ctx = rq.Context(_RequestTopology(reader, self.subnets), self.view)
             outcome = fn(ctx, state)
-            desired = translate(outcome.state) if outcome.state is not None else LbRowSet()
+            desired = (
+                translate(outcome.state, cache=self.cache)
+                if outcome.state is not None
+                else LbRowSet()
+            )
             plan = diff(actual, desired)
             if outcome.nat_updates:
                 plan = plan + Plan(nat_updates=outcome.nat_updates)

@@ -463,6 +463,9 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
             key: {} for key in _REF_COLUMNS
         }
         self.canon: dict[str, dict[uuidlib.UUID, dict[str, Any]]] = {t: {} for t in SCHEMA}
+        #: ``Load_Balancer`` rows by ``pool_*`` external_ids key, and by ip_port_mappings pair.
+        self.lb_pool_keys: dict[str, set[uuidlib.UUID]] = {}
+        self.lb_mappings: dict[tuple[str, str], set[uuidlib.UUID]] = {}
         super().__init__(remote, helper, leader_only=leader_only)
 
     def restart_fsm(self) -> None:
@@ -483,6 +486,8 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
                     holders.discard(u)
                     if not holders:
                         del bucket[name]
+        if table == "Load_Balancer":
+            self._index_lb(u, data, add)
         for column in SCHEMA[table]:
             key = (table, column)
             if key not in self.refs or column not in data:
@@ -498,6 +503,26 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
                         holders.discard(u)
                         if not holders:
                             del index[target]
+
+    @staticmethod
+    def _bucket(index: dict[Any, set[uuidlib.UUID]], key: Any, u: uuidlib.UUID, add: bool) -> None:
+        if add:
+            index.setdefault(key, set()).add(u)
+            return
+        holders = index.get(key)
+        if holders is not None:
+            holders.discard(u)
+            if not holders:
+                del index[key]
+
+    def _index_lb(self, u: uuidlib.UUID, data: Mapping[str, Any], add: bool) -> None:
+        if "external_ids" in data:
+            for k in data["external_ids"].values:
+                if k.value.startswith("pool_"):
+                    self._bucket(self.lb_pool_keys, k.value, u, add)
+        if "ip_port_mappings" in data:
+            for k, v in data["ip_port_mappings"].values.items():
+                self._bucket(self.lb_mappings, (k.value, v.value), u, add)
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         if self.stale:
@@ -524,6 +549,8 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
             bucket.clear()
         for index in self.refs.values():
             index.clear()
+        self.lb_pool_keys.clear()
+        self.lb_mappings.clear()
         for cache in self.canon.values():
             cache.clear()
         for table in SCHEMA:
@@ -612,6 +639,42 @@ class IdlReader(NbReader):
             return []
         self._idl.ensure_fresh()
         return self._rows_for(table, self._idl.names[table].get(name))
+
+    def _in_table_order(self, table: str, uuids: set[uuidlib.UUID]) -> list[tuple[str, Row]]:
+        """Like :meth:`_rows_for`, in the order ``rows(table)`` iterates."""
+        order = list(uuids)
+        if len(order) > 1:
+            order = [u for u in self._idl.tables[table].rows if u in uuids]
+        out: list[tuple[str, Row]] = []
+        for u in order:
+            row = self._idl.canonical_row(table, u)
+            if row is not None:
+                out.append((str(u), row))
+        return out
+
+    def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows whose external_ids has one of ``keys`` (index for ``pool_*``).
+
+        In the order :meth:`rows` iterates them (keys not starting ``pool_`` are scanned).
+        """
+        self._idl.ensure_fresh()
+        uuids: set[uuidlib.UUID] = set()
+        for key in keys:
+            if key.startswith("pool_"):
+                uuids |= self._idl.lb_pool_keys.get(key, set())
+            else:
+                for u in self._idl.tables["Load_Balancer"].rows:
+                    row = self._idl.canonical_row("Load_Balancer", u)
+                    if row is not None and key in row["external_ids"]:
+                        uuids.add(u)
+        return self._in_table_order("Load_Balancer", uuids)
+
+    def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value`` (index lookup)."""
+        self._idl.ensure_fresh()
+        return self._in_table_order(
+            "Load_Balancer", set(self._idl.lb_mappings.get((key, value), ()))
+        )
 
     def referrers(self, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
         """Rows of ``table`` whose reference column ``column`` holds ``uuid`` (index lookup).

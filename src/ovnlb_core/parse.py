@@ -98,8 +98,14 @@ def parse_row(
     switches: frozenset[str],
     routers: frozenset[str],
     issues: list[RowParseError] | None = None,
+    *,
+    cache: t.RowCache | None = None,
 ) -> ProtocolRow:
-    """One ``Load_Balancer`` row -> :class:`ProtocolRow`."""
+    """One ``Load_Balancer`` row -> :class:`ProtocolRow`.
+
+    ``cache`` (a :class:`~ovnlb_core.translate.RowCache`) skips re-parsing
+    pool and member-status values it has seen; the result is the same.
+    """
     fields: dict[str, Any] = {"enabled": None}
     listeners: list[ListenerState] = []
     pools: list[PoolState] = []
@@ -126,10 +132,15 @@ def parse_row(
                     raise ValueError(f"{value!r} has a count that is not an integer")
                 fields["ls_refs"] = tuple(pairs)
             elif key == t.KEY_MEMBER_STATUS:
-                pairs = _json_pairs(value)
-                if any(not isinstance(v, str) for _, v in pairs):
-                    raise ValueError(f"{value!r} has a status that is not a string")
-                fields["member_status"] = tuple(pairs)
+                known = None if cache is None else cache.parsed_status(row.uuid, value)
+                if known is None:
+                    pairs = _json_pairs(value)
+                    if any(not isinstance(v, str) for _, v in pairs):
+                        raise ValueError(f"{value!r} has a status that is not a string")
+                    known = tuple(pairs)
+                    if cache is not None:
+                        cache.remember_parsed_status(row.uuid, value, known)
+                fields["member_status"] = known
             elif key == t.KEY_HMS:
                 hms = json.loads(value)
                 if not isinstance(hms, list) or any(not isinstance(h, str) for h in hms):
@@ -139,7 +150,12 @@ def parse_row(
                 listeners.append(parse_listener(key, value))
             elif key.startswith("pool_"):
                 ident, disabled = _split_key(key, "pool_")
-                pools.append(PoolState(ident, not disabled, parse_pool_value(value)))
+                members = None if cache is None else cache.parsed_pool(ident, value)
+                if members is None:
+                    members = parse_pool_value(value)
+                    if cache is not None:
+                        cache.remember_parsed_pool(ident, value, members)
+                pools.append(PoolState(ident, not disabled, members))
             else:
                 extra[key] = value
         except (ValueError, RecursionError) as exc:
@@ -163,9 +179,15 @@ def parse_row(
 
 
 def parse(
-    name: str, rows: LbRowSet, issues: list[RowParseError] | None = None
+    name: str,
+    rows: LbRowSet,
+    issues: list[RowParseError] | None = None,
+    *,
+    cache: t.RowCache | None = None,
 ) -> LoadBalancerState:
     """All rows of one Octavia load balancer -> :class:`LoadBalancerState`.
+
+    ``cache``: see :func:`parse_row` (same result with or without it).
 
     Rows are ordered by protocol (the protocol-less row first) so that the
     model does not depend on server UUIDs.
@@ -177,6 +199,7 @@ def parse(
             frozenset(rows.switches.get(u, ())),
             frozenset(rows.routers.get(u, ())),
             issues,
+            cache=cache,
         )
         for u, r in rows.lbs.items()
         if r.name == name

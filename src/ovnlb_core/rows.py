@@ -8,7 +8,7 @@ holding them) into an :class:`~ovnlb_core.plan.LbRowSet`, the input of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ovnlb_core.nb import NbReader, Row
@@ -86,8 +86,16 @@ def lb_names(reader: NbReader) -> Iterator[str]:
 
 
 def find_lb_of_pool(reader: NbReader, pool_id: str) -> str | None:
-    """The load balancer whose rows hold ``pool_<id>`` (either admin form)."""
+    """The load balancer whose rows hold ``pool_<id>`` (either admin form).
+
+    A reader with an index (``load_balancers_with_external_id``, the IDL's)
+    answers without looking at every row.
+    """
     keys = (f"pool_{pool_id}", f"pool_{pool_id}:D")
+    finder: Any = getattr(reader, "load_balancers_with_external_id", None)
+    if finder is not None:
+        found: list[tuple[str, Row]] = finder(keys)
+        return str(found[0][1].get("name", "")) if found else None
     for row in reader.rows("Load_Balancer").values():
         ids = row.get("external_ids", {})
         if keys[0] in ids or keys[1] in ids:
@@ -98,7 +106,13 @@ def find_lb_of_pool(reader: NbReader, pool_id: str) -> str | None:
 def find_lbs_by_mapping(reader: NbReader, key: str, value: str, protocol: str) -> list[str]:
     """Load balancers with a row whose ``ip_port_mappings[key] == value`` on ``protocol``."""
     out: list[str] = []
-    for row in reader.rows("Load_Balancer").values():
+    finder: Any = getattr(reader, "load_balancers_with_mapping", None)
+    candidates: Iterable[Row] = (
+        reader.rows("Load_Balancer").values()
+        if finder is None
+        else (r for _u, r in finder(key, value))
+    )
+    for row in candidates:
         if row.get("protocol") == protocol and row.get("ip_port_mappings", {}).get(key) == value:
             name = str(row.get("name", ""))
             if name not in out:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import json
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow
+
+_T = TypeVar("_T")
 
 #: Namespace of the deterministic UUIDs ovnlb gives the rows it inserts.
 ROW_NAMESPACE = uuidlib.UUID("2f7d4c1a-8e3b-4a5f-b6c9-0d1e2f3a4b5c")
@@ -61,8 +64,8 @@ def vip_list(row: ProtocolRow) -> list[str]:
     return vips + list(row.additional_vips or ())
 
 
-def external_ids(row: ProtocolRow) -> dict[str, str]:
-    """The row's complete ``external_ids`` map."""
+def external_ids(row: ProtocolRow, *, cache: RowCache | None = None) -> dict[str, str]:
+    """The row's complete ``external_ids`` map (``cache``: see :class:`RowCache`)."""
     ids: dict[str, str] = dict(row.extra_ids)
     if row.enabled is not None:
         ids[KEY_ENABLED] = row.enabled
@@ -83,15 +86,21 @@ def external_ids(row: ProtocolRow) -> dict[str, str]:
     for li in row.listeners:
         ids[li.key] = li.value
     for p in row.pools:
-        ids[p.key] = ",".join(m.text() for m in p.members)
+        if cache is not None:
+            ids[p.key] = cache.pool_text(p.id, p.members)
+        else:
+            ids[p.key] = ",".join(m.text() for m in p.members)
     if row.member_status is not None:
-        ids[KEY_MEMBER_STATUS] = dumps(dict(row.member_status))
+        if cache is not None:
+            ids[KEY_MEMBER_STATUS] = cache.status_text(row.uuid, row.member_status)
+        else:
+            ids[KEY_MEMBER_STATUS] = dumps(dict(row.member_status))
     if row.healthmonitors is not None:
         ids[KEY_HMS] = dumps(list(row.healthmonitors))
     return ids
 
 
-def compute_vips(row: ProtocolRow) -> dict[str, str]:
+def compute_vips(row: ProtocolRow, *, cache: RowCache | None = None) -> dict[str, str]:
     """The ``vips`` map of a row (spec 1.4), from its listeners, pools and statuses."""
     if row.enabled == "False":
         return {}
@@ -107,9 +116,12 @@ def compute_vips(row: ProtocolRow) -> dict[str, str]:
         pool = pools.get(li.pool_id)
         if pool is None or not pool.members:
             continue
-        if statuses is None:
-            statuses = row.statuses()
-        v4, v6 = _backends(pool.members, statuses)
+        if cache is not None:
+            v4, v6 = cache.backends(row, pool)
+        else:
+            if statuses is None:
+                statuses = row.statuses()
+            v4, v6 = _backends(pool.members, statuses)
         port = li.port
         for vip in vips:
             if is_ipv6(vip):
@@ -136,14 +148,14 @@ def _backends(members: Iterable[MemberEntry], statuses: Mapping[str, str]) -> tu
     return ",".join(v4), ",".join(v6)
 
 
-def translate_row(name: str, row: ProtocolRow) -> LoadBalancerRow:
+def translate_row(name: str, row: ProtocolRow, *, cache: RowCache | None = None) -> LoadBalancerRow:
     """One ``Load_Balancer`` row."""
     return LoadBalancerRow(
         uuid=row.uuid,
         name=name,
         protocol=row.protocol,
-        vips=compute_vips(row),
-        external_ids=external_ids(row),
+        vips=compute_vips(row, cache=cache),
+        external_ids=external_ids(row, cache=cache),
         selection_fields=row.selection_fields,
         options=row.options,
         ip_port_mappings=row.ip_port_mappings,
@@ -151,14 +163,19 @@ def translate_row(name: str, row: ProtocolRow) -> LoadBalancerRow:
     )
 
 
-def translate(state: LoadBalancerState) -> LbRowSet:
-    """All NB rows of one Octavia load balancer."""
+def translate(state: LoadBalancerState, *, cache: RowCache | None = None) -> LbRowSet:
+    """All NB rows of one Octavia load balancer.
+
+    ``cache`` (a :class:`RowCache` the caller keeps between requests) makes the
+    cost of the long strings proportional to what changed; the rows are
+    identical with or without it.
+    """
     lbs = {}
     hcs = {}
     switches = {}
     routers = {}
     for row in state.rows:
-        lbs[row.uuid] = translate_row(state.name, row)
+        lbs[row.uuid] = translate_row(state.name, row, cache=cache)
         for h in row.health_checks:
             hcs[h.uuid] = h
         if row.switches:
@@ -166,3 +183,311 @@ def translate(state: LoadBalancerState) -> LbRowSet:
         if row.routers:
             routers[row.uuid] = row.routers
     return LbRowSet(lbs=lbs, health_checks=hcs, switches=switches, routers=routers)
+
+
+# -- incremental translation ------------------------------------------------------------------
+
+
+def _common_prefix(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """Length of the longest common prefix (slice comparisons run at C speed)."""
+    m = min(len(a), len(b))
+    if a[:m] == b[:m]:
+        return m
+    lo, hi = 0, m  # a[:lo] == b[:lo], a[:hi] != b[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _common_suffix(a: Sequence[Any], b: Sequence[Any], limit: int) -> int:
+    """Length (at most ``limit``) of the longest common suffix."""
+    na, nb = len(a), len(b)
+    if limit <= 0:
+        return 0
+    if a[na - limit :] == b[nb - limit :]:
+        return limit
+    lo, hi = 0, limit
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[na - mid :] == b[nb - mid :]:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _splice(old: list[_T], p: int, s: int, middle: list[_T]) -> list[_T]:
+    return old[:p] + middle + old[len(old) - s :]
+
+
+class _PoolMemo:
+    """One pool's member tuple and the strings derived from it.
+
+    ``texts[i]`` / ``backends[i]`` belong to ``members[i]``. ``canonical``:
+    ``text == ",".join(m.text() for m in members)`` (None: not checked yet);
+    ``exact``: ``parse_pool_value(text) == members`` (None: unknown).
+    """
+
+    __slots__ = ("backends", "canonical", "exact", "joined", "members", "text", "texts")
+
+    def __init__(
+        self,
+        members: tuple[MemberEntry, ...],
+        text: str,
+        texts: list[str],
+        *,
+        canonical: bool | None,
+        exact: bool | None,
+        backends: list[str] | None = None,
+    ) -> None:
+        self.members = members
+        self.text = text
+        self.texts = texts
+        self.canonical = canonical
+        self.exact = exact
+        self.backends = backends
+        self.joined: str | None = None
+
+
+class _StatusMemo:
+    """A ``neutron:member_status`` pair tuple and its JSON text (flags as for pools)."""
+
+    __slots__ = ("canonical", "exact", "keys", "pairs", "text")
+
+    def __init__(
+        self,
+        pairs: tuple[tuple[str, str], ...],
+        text: str,
+        *,
+        canonical: bool | None,
+        exact: bool | None,
+        keys: frozenset[str] | None = None,
+    ) -> None:
+        self.pairs = pairs
+        self.text = text
+        self.canonical = canonical
+        self.exact = exact
+        self.keys = keys
+
+
+def _str_pairs(pairs: Sequence[Any]) -> bool:
+    return all(
+        type(p) is tuple and len(p) == 2 and type(p[0]) is str and type(p[1]) is str for p in pairs
+    )
+
+
+class RowCache:
+    """Memo of the long strings of ``Load_Balancer`` rows, for :func:`translate` and ``parse``.
+
+    A pool's members all live in one ``pool_<id>`` value, one ``vips`` value
+    per VIP and port, and the ``neutron:member_status`` JSON: at 10k members,
+    megabytes of text that a request changing one member would rebuild and
+    re-parse in full. The cache remembers, per pool and per row, the last
+    member tuple and its strings; a new tuple that shares a prefix and a
+    suffix with the remembered one (a member appended, removed, replaced)
+    gets its strings by splicing, and a row value equal to a remembered one
+    is not parsed again.
+
+    Whatever it holds, results are identical to the uncached functions: every
+    reuse is checked against the remembered inputs (by value), so a stale,
+    foreign or colliding entry only costs a miss. It is an explicit value the
+    caller owns (the core keeps no global state); not thread-safe. At most
+    ``max_entries`` pools and as many rows are remembered (least recently
+    used first out).
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._pools: dict[str, _PoolMemo] = {}
+        self._statuses: dict[str, _StatusMemo] = {}
+        #: Counters for tests and benchmarks: ``hit``, ``splice``, ``miss`` per kind.
+        self.stats: dict[str, int] = {}
+
+    def _count(self, what: str) -> None:
+        self.stats[what] = self.stats.get(what, 0) + 1
+
+    def _put(self, table: dict[str, Any], key: str, memo: Any) -> None:
+        table.pop(key, None)
+        table[key] = memo
+        if len(table) > self.max_entries:
+            del table[next(iter(table))]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._pools.clear()
+        self._statuses.clear()
+
+    # -- pools ---------------------------------------------------------------------
+
+    @staticmethod
+    def _pool_canonical(memo: _PoolMemo) -> bool:
+        if memo.canonical is None:
+            memo.canonical = len(memo.texts) == len(memo.members) and all(
+                t == m.text() for t, m in zip(memo.texts, memo.members, strict=True)
+            )
+        return memo.canonical
+
+    def _pool(self, pool_id: str, members: tuple[MemberEntry, ...]) -> _PoolMemo:
+        memo = self._pools.get(pool_id)
+        new: _PoolMemo | None = None
+        if memo is not None and self._pool_canonical(memo):
+            if memo.members is members or memo.members == members:
+                self._count("pool_hit")
+                self._put(self._pools, pool_id, memo)
+                return memo
+            new = self._splice_pool(memo, members)
+        if new is None:
+            self._count("pool_miss")
+            texts = [m.text() for m in members]
+            new = _PoolMemo(members, ",".join(texts), texts, canonical=True, exact=None)
+        else:
+            self._count("pool_splice")
+        self._put(self._pools, pool_id, new)
+        return new
+
+    @staticmethod
+    def _splice_pool(old: _PoolMemo, members: tuple[MemberEntry, ...]) -> _PoolMemo | None:
+        o = old.members
+        p = _common_prefix(o, members)
+        s = _common_suffix(o, members, min(len(o), len(members)) - p)
+        middle = members[p : len(members) - s]
+        if len(middle) > len(members) // 2 + 8:
+            return None  # mostly new: building from scratch is as cheap
+        mid_texts = [m.text() for m in middle]
+        exact: bool | None = None
+        if old.exact:
+            from ovnlb_core.parse import parse_member_entry  # parse imports this module
+
+            exact = True
+            for m, t in zip(middle, mid_texts, strict=True):
+                try:
+                    if "," in t or parse_member_entry(t) != m:
+                        exact = None
+                        break
+                except ValueError:
+                    exact = None
+                    break
+        texts = _splice(old.texts, p, s, mid_texts)
+        backends = None
+        if old.backends is not None:
+            backends = _splice(old.backends, p, s, [m.backend() for m in middle])
+        return _PoolMemo(
+            members, ",".join(texts), texts, canonical=True, exact=exact, backends=backends
+        )
+
+    def pool_text(self, pool_id: str, members: tuple[MemberEntry, ...]) -> str:
+        """``",".join(m.text() for m in members)``."""
+        return self._pool(pool_id, members).text
+
+    def parsed_pool(self, pool_id: str, value: str) -> tuple[MemberEntry, ...] | None:
+        """What ``parse_pool_value(value)`` returns, when it is known; else None."""
+        memo = self._pools.get(pool_id)
+        if memo is not None and memo.exact and (memo.text is value or memo.text == value):
+            self._count("parse_pool_hit")
+            return memo.members
+        return None
+
+    def remember_parsed_pool(
+        self, pool_id: str, value: str, members: tuple[MemberEntry, ...]
+    ) -> None:
+        """Record that ``parse_pool_value(value) == members``."""
+        self._count("parse_pool_miss")
+        texts = value.split(",") if value else []
+        if len(texts) != len(members):  # cannot happen for a value that parsed
+            return
+        self._put(
+            self._pools, pool_id, _PoolMemo(members, value, texts, canonical=None, exact=True)
+        )
+
+    def backends(self, row: ProtocolRow, pool: Any) -> tuple[str, str]:
+        """The ``vips`` values (IPv4, IPv6) of ``pool``'s members in ``row`` (spec 1.4)."""
+        memo = self._pool(pool.id, pool.members)
+        if memo.backends is None:
+            memo.backends = [m.backend() for m in memo.members]
+        status = (
+            None if row.member_status is None else self.status_text(row.uuid, row.member_status)
+        )
+        if status is None or '"OFFLINE"' not in status:
+            # No member is OFFLINE: every member counts.
+            if memo.joined is None:
+                memo.joined = ",".join(memo.backends)
+            if "[" not in memo.joined:  # and no member is IPv6
+                return memo.joined, ""
+        statuses = row.statuses()
+        v4: list[str] = []
+        v6: list[str] = []
+        for m, b in zip(memo.members, memo.backends, strict=True):
+            if statuses.get(m.id) == "OFFLINE":
+                continue
+            (v6 if m.is_ipv6 else v4).append(b)
+        return ",".join(v4), ",".join(v6)
+
+    # -- member statuses -----------------------------------------------------------
+
+    @staticmethod
+    def _status_canonical(memo: _StatusMemo) -> bool:
+        if memo.canonical is None:
+            memo.canonical = memo.text == dumps(dict(memo.pairs))
+        return memo.canonical
+
+    def status_text(self, key: str, pairs: tuple[tuple[str, str], ...]) -> str:
+        """``dumps(dict(pairs))`` (``key``: the row's UUID)."""
+        memo = self._statuses.get(key)
+        if memo is not None and self._status_canonical(memo):
+            if memo.pairs is pairs or memo.pairs == pairs:
+                self._count("status_hit")
+                self._put(self._statuses, key, memo)
+                return memo.text
+            new = self._append_statuses(memo, pairs)
+            if new is not None:
+                self._count("status_splice")
+                self._put(self._statuses, key, new)
+                return new.text
+        self._count("status_miss")
+        as_dict = dict(pairs)
+        text = dumps(as_dict)
+        exact = len(as_dict) == len(pairs) and _str_pairs(pairs)
+        self._put(
+            self._statuses, key, _StatusMemo(pairs, text, canonical=True, exact=exact or None)
+        )
+        return text
+
+    @staticmethod
+    def _append_statuses(
+        old: _StatusMemo, pairs: tuple[tuple[str, str], ...]
+    ) -> _StatusMemo | None:
+        n0 = len(old.pairs)
+        if len(pairs) <= n0 or pairs[:n0] != old.pairs:
+            return None
+        extra = pairs[n0:]
+        if not _str_pairs(extra):
+            return None
+        if old.keys is None:
+            old.keys = frozenset(k for k, _ in old.pairs)
+        new_keys = [k for k, _ in extra]
+        if len(set(new_keys)) != len(new_keys) or not old.keys.isdisjoint(new_keys):
+            return None
+        tail = dumps(dict(extra))
+        text = tail if old.text == "{}" else old.text[:-1] + ", " + tail[1:]
+        return _StatusMemo(
+            pairs, text, canonical=True, exact=old.exact, keys=old.keys.union(new_keys)
+        )
+
+    def parsed_status(self, key: str, value: str) -> tuple[tuple[str, str], ...] | None:
+        """The parsed ``neutron:member_status`` pairs of ``value``, when known; else None."""
+        memo = self._statuses.get(key)
+        if memo is not None and memo.exact and (memo.text is value or memo.text == value):
+            self._count("parse_status_hit")
+            return memo.pairs
+        return None
+
+    def remember_parsed_status(
+        self, key: str, value: str, pairs: tuple[tuple[str, str], ...]
+    ) -> None:
+        """Record that ``value`` parses to ``pairs``."""
+        self._count("parse_status_miss")
+        self._put(self._statuses, key, _StatusMemo(pairs, value, canonical=None, exact=True))
