@@ -466,6 +466,7 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
         #: ``Load_Balancer`` rows by ``pool_*`` external_ids key, and by ip_port_mappings pair.
         self.lb_pool_keys: dict[str, set[uuidlib.UUID]] = {}
         self.lb_mappings: dict[tuple[str, str], set[uuidlib.UUID]] = {}
+        self.listeners: list[Callable[[str, Any, Any], None]] = []
         super().__init__(remote, helper, leader_only=leader_only)
 
     def restart_fsm(self) -> None:
@@ -525,6 +526,8 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
                 self._bucket(self.lb_mappings, (k.value, v.value), u, add)
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
+        for listener in self.listeners:
+            listener(event, row, updates)
         if self.stale:
             return
         table = row._table.name
@@ -890,6 +893,37 @@ class IdlBackend:
     def connected(self) -> bool:
         """True while the replica is live (monitoring the server)."""
         return self._synced()
+
+    # -- for watchers ----------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[str, Any, Any], None]) -> None:
+        """Call ``listener(event, row, updates)`` for every row change the replica takes in.
+
+        ``event`` is ``ovs.db.idl.ROW_CREATE``/``ROW_UPDATE``/``ROW_DELETE``;
+        ``updates`` holds the old values of the changed columns (updates only).
+        """
+        self._idl.listeners.append(listener)
+
+    def set_lock(self, name: str | None) -> None:
+        """Ask the server for the OVSDB lock ``name`` (None releases it).
+
+        While another client holds it, :attr:`has_lock` is False and every
+        transaction of this backend fails: the IDL asserts the lock in each.
+        """
+        self._idl.set_lock(name)
+
+    @property
+    def has_lock(self) -> bool:
+        """True while this connection holds the lock asked for with :meth:`set_lock`."""
+        return bool(self._idl.has_lock)
+
+    def run(self) -> None:
+        """Take in what the server sent (non-blocking)."""
+        self._idl.run()
+
+    def wait(self, poller: Any) -> None:
+        """Register the connection with an ``ovs.poller.Poller`` (to block until activity)."""
+        self._idl.wait(poller)
 
     # -- Backend protocol ----------------------------------------------------
 

@@ -204,14 +204,8 @@ class Watcher:
             nb_remote, timeout=timeout, ssl_key=ssl_key, ssl_cert=ssl_cert, ssl_ca=ssl_ca
         )
         try:
-            self._nb = self.backend._idl
-            original = self._nb.notify
-
-            def notify(event: str, row: Any, updates: Any = None) -> None:
-                original(event, row, updates)
-                self._nb_notify(event, row, updates)
-
-            setattr(self._nb, "notify", notify)  # noqa: B010 (an instance hook)
+            self._nb = self.backend
+            self._nb.add_listener(self._nb_notify)
             self._nb.set_lock(lock_name)
             helper = ovs.db.idl.SchemaHelper(schema_json=_fetch_schema(sb_remote, SB_DB, timeout))
             helper.register_columns("Service_Monitor", list(SM_COLUMNS))
