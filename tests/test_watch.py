@@ -265,6 +265,18 @@ def test_restart_catches_up(northd: OvnSandbox) -> None:
     backend.close()
 
 
+def test_nb_reconnect_triggers_a_catch_up(northd: OvnSandbox) -> None:
+    backend, _driver = setup_world(northd, DOC12, 6)
+    backend.close()
+    with start(northd) as w:
+        assert w.catch_ups == 1
+        gen = w.backend.connection_generation
+        northd.restart_nb()
+        assert w.run_until(lambda: w.backend.connection_generation != gen and w.has_lock, WAIT)
+        # The first step with the lock after the reconnect catches up (events may be lost).
+        assert w.run_until(lambda: w.catch_ups == 2, WAIT)
+
+
 def test_only_the_lock_holder_acts(northd: OvnSandbox) -> None:
     backend, driver = setup_world(northd, DOC01, 5)
     backend.apply_raw(network_ops("e1"))

@@ -467,10 +467,13 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
         self.lb_pool_keys: dict[str, set[uuidlib.UUID]] = {}
         self.lb_mappings: dict[tuple[str, str], set[uuidlib.UUID]] = {}
         self.listeners: list[Callable[[str, Any, Any], None]] = []
+        #: Bumped on every (re)connection: a watcher catches up when it moves.
+        self.generation = 0
         super().__init__(remote, helper, leader_only=leader_only)
 
     def restart_fsm(self) -> None:
         self.stale = True
+        self.generation += 1
         super().restart_fsm()
 
     # -- index maintenance -------------------------------------------------
@@ -911,6 +914,11 @@ class IdlBackend:
         transaction of this backend fails: the IDL asserts the lock in each.
         """
         self._idl.set_lock(name)
+
+    @property
+    def connection_generation(self) -> int:
+        """A number that changes whenever the connection was (re)established."""
+        return int(self._idl.generation)
 
     @property
     def has_lock(self) -> bool:

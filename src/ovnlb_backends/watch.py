@@ -143,7 +143,13 @@ class _SbIdl(ovs.db.idl.Idl):  # type: ignore[misc]
 
     def __init__(self, remote: str, helper: Any) -> None:
         self.changes: list[ev.RowChange] = []
+        #: Bumped on every (re)connection (see Watcher._act).
+        self.generation = 0
         super().__init__(remote, helper, leader_only=False)
+
+    def restart_fsm(self) -> None:
+        self.generation += 1
+        super().restart_fsm()
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         if row._table.name != "Service_Monitor":
@@ -200,6 +206,7 @@ class Watcher:
         self.catch_ups = 0
         self._nb_changes: list[ev.RowChange] = []
         self._need_catch_up = True
+        self._generations = (-1, -1)
         self.backend = IdlBackend(
             nb_remote, timeout=timeout, ssl_key=ssl_key, ssl_cert=ssl_cert, ssl_ca=ssl_ca
         )
@@ -268,6 +275,12 @@ class Watcher:
             self._act()
 
     def _act(self) -> None:
+        # A reconnect can start and finish within one run(), unseen by connected(): a
+        # changed connection generation still means events may have been missed.
+        generations = (self.backend.connection_generation, self._sb.generation)
+        if generations != self._generations:
+            self._generations = generations
+            self._need_catch_up = True
         if not (self.backend.connected() and self._sb_synced() and self.has_lock):
             # Events seen now may never be acted on: catch up once able to act.
             self._nb_changes.clear()
