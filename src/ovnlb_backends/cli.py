@@ -14,7 +14,12 @@ from ovnlb_backends.base import Backend
 
 @contextlib.contextmanager
 def open_backend(args: argparse.Namespace) -> Iterator[Backend]:
-    """The backend the command line asks for (starting a private sandbox when asked)."""
+    """The backend the command line asks for (starting a private sandbox when asked).
+
+    ``--sandbox`` starts a private ``ovsdb-server`` (``--northd``: also an SB
+    database and ``ovn-northd``) in a temporary folder; the processes are
+    stopped and the folder removed when the command ends.
+    """
     kind = getattr(args, "backend", "memory")
     if kind == "memory":
         from ovnlb_backends.memory import MemoryBackend
@@ -23,24 +28,31 @@ def open_backend(args: argparse.Namespace) -> Iterator[Backend]:
         return
     with contextlib.ExitStack() as stack:
         remote = getattr(args, "remote", None)
-        if getattr(args, "sandbox", False):
+        northd = bool(getattr(args, "northd", False))
+        if getattr(args, "sandbox", False) or northd:
             import tempfile
 
             from ovnlb_backends.sandbox import OvnSandbox
 
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ovnlb-sandbox-"))
-            sandbox = stack.enter_context(OvnSandbox(tmp))
+            sandbox = stack.enter_context(OvnSandbox(tmp, with_northd=northd))
             remote = sandbox.nb_remote
         if not remote:
             raise SystemExit(f"--backend {kind} needs --remote or --sandbox")
+        key = getattr(args, "private_key", None)
+        cert = getattr(args, "certificate", None)
+        ca = getattr(args, "ca_cert", None)
+        backend: Any
         if kind == "idl":
             from ovnlb_backends.idl import IdlBackend
 
-            backend: Any = IdlBackend(remote)
-        else:
-            import importlib
+            backend = IdlBackend(remote, ssl_key=key, ssl_cert=cert, ssl_ca=ca)
+        elif kind == "nbctl":
+            from ovnlb_backends.nbctl import NbctlBackend
 
-            backend = importlib.import_module("ovnlb_backends.nbctl").NbctlBackend(remote)
+            backend = NbctlBackend(remote, private_key=key, certificate=cert, ca_cert=ca)
+        else:
+            raise SystemExit(f"unknown backend {kind!r}")
         stack.callback(backend.close)
         yield backend
 
@@ -51,6 +63,14 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--sandbox", action="store_true", help="start a private ovsdb-server for this run"
     )
+    p.add_argument(
+        "--northd",
+        action="store_true",
+        help="with --sandbox: also start an SB database and ovn-northd (implies --sandbox)",
+    )
+    p.add_argument("--private-key", help="PEM private key for ssl: remotes (idl, nbctl)")
+    p.add_argument("--certificate", help="PEM certificate for ssl: remotes (idl, nbctl)")
+    p.add_argument("--ca-cert", help="PEM CA certificate for ssl: remotes (idl, nbctl)")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

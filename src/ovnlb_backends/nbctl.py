@@ -1,0 +1,735 @@
+"""The ``ovn-nbctl`` backend: every plan is one ``ovn-nbctl`` invocation.
+
+:class:`NbctlBackend` drives Debian's ``ovn-nbctl`` (OVN 23.03, Open vSwitch
+library 3.1) as a subprocess, with an argv list (never a shell). A
+:class:`~ovnlb_core.plan.Plan` becomes one invocation whose commands are
+joined with ``--``; ovn-nbctl runs them as one OVSDB transaction. Every value
+is written in ovn-nbctl's own value syntax: strings always as double-quoted
+JSON strings (``json.dumps``, ASCII-only, so ``"``, ``\\``, ``,``, ``:``,
+``=``, blanks, newlines, braces and non-ASCII text survive exactly), maps as
+``{"k"="v", ...}``, sets as ``[a, b]``.
+
+How a plan is written (measured on the wire, ovsdb-server's jsonrpc log):
+
+* inserts: ``--id=<uuid> create TABLE ...``. ovn-nbctl 23.03 (OVS 3.1) sends
+  the plan's UUID in the insert (``"uuid"``, like the IDL's
+  ``persist_uuid``), so new rows keep the plan's deterministic UUIDs and
+  later commands of the same invocation refer to them by that UUID. A
+  retried commit of a plan that did commit fails with ``duplicate uuid``,
+  which becomes :class:`~ovnlb_backends.base.TryAgain`: the caller re-reads
+  and re-plans to nothing.
+* map keys set: ``set TABLE ROW col:key=value ...`` (one command per row),
+  sent as a ``mutate`` (delete key + insert). Caveat of ovn-nbctl: when its
+  replica does not hold the key it sends only the ``insert``, which does not
+  overwrite a key another client added in between.
+* map keys and set members removed: ``remove TABLE ROW col key ...``.
+  ovn-nbctl 3.1 has no mutate for this: it rewrites the whole column and
+  guards it with a ``wait`` on its own fresh copy (a concurrent change makes
+  the server answer TRY_AGAIN, and ovn-nbctl re-runs its commands on fresh
+  data; nothing is lost, but the whole column is sent).
+* attach/detach: ``--may-exist ls-lb-add`` / ``--if-exists ls-lb-del`` (and
+  ``lr-``), which are set mutations of the holder's ``load_balancer``; the
+  generic ``remove`` would rewrite the whole set. ``ls-lb-add`` also refuses
+  a load balancer row that does not exist.
+* deletes: ``destroy``. For rows of non-root tables (health checks) the C IDL
+  sends no delete and leaves the row to garbage collection, like the Python
+  IDL before ovs 3.2: deleting a still-referenced health check is not an
+  error here.
+
+What this backend cannot guarantee (unlike :class:`~ovnlb_backends.idl.IdlBackend`):
+
+* no optimistic ``verify`` of the basis. ovn-nbctl has no non-blocking
+  conditional command (``wait-until`` blocks until the condition holds).
+  With a ``basis``, :meth:`NbctlBackend.commit` reads the basis rows in a
+  separate read-only invocation first and raises ``TryAgain`` when they
+  differ; a change between that read and the write is not detected. Updates
+  and deletes of rows that have disappeared do fail (``no row``) and become
+  ``TryAgain``.
+* ovn-nbctl retries TRY_AGAIN itself (reconnect with the transaction in
+  flight, failed ``wait``) by re-running its commands on fresh data. Those
+  are idempotent (keys set or removed, ``--may-exist``/``--if-exists``
+  attach and detach); an insert or delete that did commit before a
+  reconnect makes the re-run fail (``duplicate uuid``, ``no row``), which
+  becomes ``TryAgain``, so a caller that re-reads and re-plans applies the
+  change once.
+* a timeout (``--timeout``, ovn-nbctl then dies of SIGALRM) leaves the outcome
+  unknown: :class:`~ovnlb_backends.base.BackendError`.
+* ovn-nbctl adds a ``comment`` with its whole command line to every write
+  transaction (it lands in the database log), and creates the ``NB_Global``
+  row in the first invocation against a database without one, even a
+  read-only one.
+* :meth:`NbctlBackend.transaction_count` counts write invocations that
+  succeeded; one whose commands changed nothing writes no database record.
+* every direct invocation loads the tables it touches from the server (slow
+  with many rows); daemon mode keeps one replica in a long-running
+  ``ovn-nbctl`` process, which may lag other clients' writes by the time an
+  update takes to arrive.
+
+Reading (:meth:`NbctlBackend.reader`) is one invocation of ``--format=json
+list`` for every table of :data:`ovnlb_core.nb.SCHEMA`: a consistent snapshot
+in the canonical form of :mod:`ovnlb_core.nb`.
+
+Daemon mode: ``daemon=True`` starts ``ovn-nbctl --detach`` in a private
+temporary folder (stopped by :meth:`NbctlBackend.close`); with ``daemon=None``
+(the default) an ``OVN_NB_DAEMON`` set in the environment is used; ``False``
+always runs ovn-nbctl directly. ``OVN_NBCTL_OPTIONS`` is never passed on:
+it could change the output format this module parses.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid as uuidlib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from ovnlb_backends.base import BackendError, TryAgain
+from ovnlb_core import rawops
+from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Column, Row
+from ovnlb_core.plan import (
+    HealthCheckRow,
+    LbRowSet,
+    LoadBalancerRow,
+    MapDelta,
+    NatColumns,
+    Plan,
+)
+
+__all__ = ["NbctlBackend", "NbctlReader", "quote_string"]
+
+_LB: Final = "Load_Balancer"
+_HC: Final = "Load_Balancer_Health_Check"
+_NO_ROW_RE: Final = re.compile(r'no row "([^"]*)" in table (\w+)')
+_HOLDER_CMDS: Final = {
+    "Logical_Switch": ("ls-lb-add", "ls-lb-del"),
+    "Logical_Router": ("lr-lb-add", "lr-lb-del"),
+}
+
+Command = list[str]
+
+
+# ---------------------------------------------------------------------------
+# Values in ovn-nbctl syntax
+# ---------------------------------------------------------------------------
+
+
+def quote_string(value: str, where: str = "value") -> str:
+    """``value`` as an ovn-nbctl string atom: a double-quoted JSON string (ASCII only).
+
+    Quoted strings are always strings for ovn-nbctl (``"true"``, ``"12"`` or a
+    UUID-looking text included). OVSDB strings cannot hold NUL, and unpaired
+    surrogates are no Unicode: both are refused here.
+    """
+    if not isinstance(value, str):
+        raise BackendError(f"{where}: {value!r} is not a string")
+    if "\x00" in value:
+        raise BackendError(f"{where}: {value!r}: OVSDB strings cannot contain NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BackendError(f"{where}: {value!r} is not valid Unicode") from None
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _atom(spec: Column, value: Any, where: str) -> str:
+    if spec.atom == "string":
+        return quote_string(value, where)
+    if spec.atom == "boolean":
+        if not isinstance(value, bool):
+            raise BackendError(f"{where}: {value!r} is not a boolean")
+        return "true" if value else "false"
+    if spec.atom == "integer":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise BackendError(f"{where}: {value!r} is not an integer")
+        return str(value)
+    return _uuid(value, where)
+
+
+def _uuid(value: Any, where: str) -> str:
+    """``value`` as a UUID in canonical form (ovn-nbctl would read other text as a name)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            return str(uuidlib.UUID(value))
+    raise BackendError(f"{where}: {value!r} is not a UUID")
+
+
+def _map_items(value: Any, where: str) -> list[tuple[str, str]]:
+    if not isinstance(value, Mapping):
+        raise BackendError(f"{where}: expected a map of strings, got {value!r}")
+    return [(quote_string(k, where), quote_string(v, where)) for k, v in value.items()]
+
+
+def _datum(spec: Column, value: Any, where: str) -> str:
+    """A whole column value in ovn-nbctl syntax (for ``create`` and ``set col=...``)."""
+    if spec.kind == "map":
+        return "{" + ", ".join(f"{k}={v}" for k, v in _map_items(value, where)) + "}"
+    if spec.kind == "set":
+        if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+            raise BackendError(f"{where}: expected a set, got {value!r}")
+        return "[" + ", ".join(_atom(spec, v, where) for v in value) + "]"
+    if spec.kind == "optional" and value is None:
+        return "[]"
+    return _atom(spec, value, where)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def _json_atom(value: Any) -> Any:
+    if isinstance(value, list) and len(value) == 2 and value[0] in ("uuid", "named-uuid"):
+        return value[1]
+    return value
+
+
+def _canonical(spec: Column, cell: Any) -> Any:
+    """One ``--format=json`` cell in the canonical form of :mod:`ovnlb_core.nb`."""
+    if spec.kind == "map":
+        if not (isinstance(cell, list) and len(cell) == 2 and cell[0] == "map"):
+            raise BackendError(f"ovn-nbctl printed {cell!r} for a map column")
+        return {_json_atom(k): _json_atom(v) for k, v in cell[1]}
+    if isinstance(cell, list) and len(cell) == 2 and cell[0] == "set":
+        atoms = [_json_atom(a) for a in cell[1]]
+    else:  # a set of one element is printed as the bare atom
+        atoms = [_json_atom(cell)]
+    if spec.kind == "set":
+        return tuple(sorted(atoms))
+    if spec.kind == "optional":
+        return atoms[0] if atoms else None
+    return atoms[0] if atoms else spec.default()
+
+
+def _parse_tables(out: str, tables: Sequence[str]) -> list[tuple[str, dict[str, dict[str, Any]]]]:
+    """The JSON objects ovn-nbctl printed, one per ``list``/``find`` command, as rows.
+
+    Rows hold the printed columns (``_uuid`` aside) in canonical form.
+    """
+    decoder = json.JSONDecoder()
+    result: list[tuple[str, dict[str, dict[str, Any]]]] = []
+    pos = 0
+    try:
+        for table in tables:
+            while pos < len(out) and out[pos].isspace():
+                pos += 1
+            doc, pos = decoder.raw_decode(out, pos)
+            headings = doc["headings"]
+            specs = SCHEMA[table]
+            rows: dict[str, dict[str, Any]] = {}
+            for cells in doc["data"]:
+                record = dict(zip(headings, cells, strict=True))
+                uuid = _json_atom(record.pop("_uuid"))
+                rows[uuid] = {col: _canonical(specs[col], v) for col, v in record.items()}
+            result.append((table, rows))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BackendError(f"cannot parse ovn-nbctl output: {exc}: {out[:200]!r}") from None
+    return result
+
+
+def _list_cmd(table: str, records: Sequence[str] = (), *, if_exists: bool = False) -> Command:
+    cols = ",".join(["_uuid", *SCHEMA[table]])
+    return [*(["--if-exists"] if if_exists else []), f"--columns={cols}", "list", table, *records]
+
+
+class NbctlReader:
+    """NB rows read by one ``ovn-nbctl`` invocation (an :class:`~ovnlb_core.nb.NbReader`).
+
+    Rows are shared: treat them as read-only. ``by_name`` and ``referrers``
+    use indexes built on first use.
+    """
+
+    def __init__(self, tables: Mapping[str, dict[str, dict[str, Any]]]) -> None:
+        self._tables = {t: dict(tables.get(t, {})) for t in SCHEMA}
+        self._names: dict[str, dict[str, list[str]]] = {}
+        self._refs: dict[tuple[str, str], dict[str, list[str]]] = {}
+
+    def rows(self, table: str) -> Mapping[str, Row]:
+        """All rows of ``table``, keyed by UUID (read-only)."""
+        return MappingProxyType(self._tables.get(table, {}))
+
+    def by_name(self, table: str, name: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose ``name`` column equals ``name``, sorted by UUID."""
+        if table not in NAMED_TABLES:
+            return []
+        index = self._names.get(table)
+        if index is None:
+            index = {}
+            for u in sorted(self._tables[table]):
+                index.setdefault(self._tables[table][u]["name"], []).append(u)
+            self._names[table] = index
+        rows = self._tables[table]
+        return [(u, rows[u]) for u in index.get(name, ())]
+
+    def referrers(self, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose reference column ``column`` holds ``uuid``, sorted by UUID."""
+        spec = SCHEMA.get(table, {}).get(column)
+        if spec is None or spec.ref_table is None:
+            raise KeyError(f"{table}.{column} is not a reference column")
+        index = self._refs.get((table, column))
+        if index is None:
+            index = {}
+            for u in sorted(self._tables[table]):
+                value = self._tables[table][u][column]
+                for target in value if spec.kind == "set" else (value,) if value else ():
+                    index.setdefault(target, []).append(u)
+            self._refs[(table, column)] = index
+        rows = self._tables[table]
+        return [(u, rows[u]) for u in index.get(uuid, ())]
+
+
+# ---------------------------------------------------------------------------
+# Building the commands of a plan
+# ---------------------------------------------------------------------------
+
+
+def _create(table: str, uuid: str, columns: Mapping[str, Any]) -> Command:
+    specs = SCHEMA[table]
+    cmd = [f"--id={_uuid(uuid, f'{table} row UUID')}", "create", table]
+    for col, value in columns.items():
+        spec = specs.get(col)
+        if spec is None:
+            raise BackendError(f"unknown column {table}.{col}")
+        if value is None and spec.kind == "optional":
+            continue  # the default
+        cmd.append(f"{col}={_datum(spec, value, f'{table}.{col}')}")
+    return cmd
+
+
+def _map_commands(table: str, uuid: str, deltas: Mapping[str, MapDelta]) -> list[Command]:
+    """``remove`` of deleted keys (per column), then one ``set`` of every key to set."""
+    out: list[Command] = []
+    sets: list[str] = []
+    for col, delta in deltas.items():
+        where = f"{table}.{col}"
+        if delta.delete:
+            out.append(
+                ["remove", table, uuid, col, *(quote_string(k, where) for k in delta.delete)]
+            )
+        for k, v in _map_items(delta.set, where):
+            sets.append(f"{col}:{k}={v}")
+    if sets:
+        # All keys of a row in one command: ovn-nbctl sends a partial (mutate)
+        # update only for the last command touching a column.
+        out.append(["set", table, uuid, *sets])
+    return out
+
+
+def _plan_commands(plan: Plan) -> tuple[list[Command], set[str]]:
+    """The commands of ``plan`` and the UUIDs of the rows it updates or deletes."""
+    lb_spec, hc_spec = SCHEMA[_LB], SCHEMA[_HC]
+    cmds: list[Command] = []
+    touched: set[str] = set()
+    for h in plan.hc_inserts:
+        cmds.append(
+            _create(
+                _HC, h.uuid, {"vip": h.vip, "options": h.options, "external_ids": h.external_ids}
+            )
+        )
+    for r in plan.lb_inserts:
+        columns = {
+            "name": r.name,
+            "protocol": r.protocol,
+            "vips": r.vips,
+            "external_ids": r.external_ids,
+            "selection_fields": r.selection_fields,
+            "options": r.options,
+            "ip_port_mappings": r.ip_port_mappings,
+            "health_check": r.health_check,
+        }
+        cmds.append(_create(_LB, r.uuid, columns))
+    for u in plan.lb_updates:
+        uuid = _uuid(u.uuid, "Load_Balancer row UUID")
+        touched.add(uuid)
+        if u.set_protocol:
+            if u.protocol is None:
+                cmds.append(["clear", _LB, uuid, "protocol"])
+            else:
+                value = _datum(lb_spec["protocol"], u.protocol, "Load_Balancer.protocol")
+                cmds.append(["set", _LB, uuid, f"protocol={value}"])
+        if u.selection_fields is not None:
+            where = "Load_Balancer.selection_fields"
+            value = _datum(lb_spec["selection_fields"], u.selection_fields, where)
+            cmds.append(["set", _LB, uuid, f"selection_fields={value}"])
+        deltas = {
+            "vips": u.vips,
+            "external_ids": u.external_ids,
+            "options": u.options,
+            "ip_port_mappings": u.ip_port_mappings,
+        }
+        cmds += _map_commands(_LB, uuid, deltas)
+        if u.health_check_remove:
+            removed = [_uuid(h, "Load_Balancer.health_check") for h in u.health_check_remove]
+            cmds.append(["remove", _LB, uuid, "health_check", *removed])
+        if u.health_check_add:
+            added = [_uuid(h, "Load_Balancer.health_check") for h in u.health_check_add]
+            cmds.append(["add", _LB, uuid, "health_check", *added])
+    for hu in plan.hc_updates:
+        uuid = _uuid(hu.uuid, f"{_HC} row UUID")
+        touched.add(uuid)
+        if hu.vip is not None:
+            cmds.append(["set", _HC, uuid, f"vip={_datum(hc_spec['vip'], hu.vip, f'{_HC}.vip')}"])
+        cmds += _map_commands(_HC, uuid, {"options": hu.options, "external_ids": hu.external_ids})
+    for n in plan.nat_updates:
+        uuid = _uuid(n.uuid, "NAT row UUID")
+        touched.add(uuid)
+        flags = (("logical_port", n.clear_logical_port), ("external_mac", n.clear_external_mac))
+        cols = [c for c, on in flags if on]
+        if cols:
+            cmds.append(["clear", "NAT", uuid, *cols])
+    for a in plan.detach:
+        lb = _uuid(a.lb_uuid, "detached Load_Balancer")
+        cmds.append(["--if-exists", _HOLDER_CMDS[a.table][1], _holder(a.name), lb])
+    for a in plan.attach:
+        lb = _uuid(a.lb_uuid, "attached Load_Balancer")
+        cmds.append(["--may-exist", _HOLDER_CMDS[a.table][0], _holder(a.name), lb])
+    for table, deletes in ((_LB, plan.lb_deletes), (_HC, plan.hc_deletes)):
+        for d in deletes:
+            uuid = _uuid(d, f"{table} row UUID")
+            touched.add(uuid)
+            cmds.append(["destroy", table, uuid])
+    return cmds, touched
+
+
+def _holder(name: str) -> str:
+    # ls-lb-add takes the switch's name verbatim (not in value syntax).
+    # A bare "--" would end the command; NUL cannot be passed in argv.
+    if not isinstance(name, str) or name in ("", "--") or "\x00" in name:
+        raise BackendError(f"switch or router name {name!r} cannot be passed to ovn-nbctl")
+    return name
+
+
+def _raw_commands(ops: Sequence[rawops.ResolvedOp]) -> list[Command]:
+    cmds: list[Command] = []
+    for op in ops:
+        if isinstance(op, rawops.RowInsert):
+            cmds.append(_create(op.table, op.uuid, op.columns))
+        elif isinstance(op, rawops.RowUpdate):
+            specs = SCHEMA[op.table]
+            assigns = []
+            for col, value in op.columns.items():
+                if col not in specs:
+                    raise BackendError(f"unknown column {op.table}.{col}")
+                assigns.append(f"{col}={_datum(specs[col], value, f'{op.table}.{col}')}")
+            if assigns:
+                cmds.append(["set", op.table, _uuid(op.uuid, "row UUID"), *assigns])
+        else:
+            cmds.append(["destroy", op.table, _uuid(op.uuid, "row UUID")])
+    return cmds
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone: nothing may reap it in a container)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------
+# The backend
+# ---------------------------------------------------------------------------
+
+
+class NbctlBackend:
+    """:class:`~ovnlb_backends.base.Backend` on ``ovn-nbctl`` (see the module docstring).
+
+    ``remote`` is the NB remote (``--db``); ``private_key`` / ``certificate``
+    / ``ca_cert`` are PEM files for ``ssl:`` remotes (``-p``/``-c``/``-C``).
+    ``timeout`` (seconds) bounds each invocation. ``daemon``: True starts a
+    private ``ovn-nbctl`` daemon, None uses ``$OVN_NB_DAEMON`` when set, False
+    never uses a daemon. ``check_basis=False`` skips the read that compares
+    a commit's basis with the database.
+    """
+
+    def __init__(
+        self,
+        remote: str,
+        *,
+        nbctl: str = "ovn-nbctl",
+        private_key: str | None = None,
+        certificate: str | None = None,
+        ca_cert: str | None = None,
+        timeout: float = 30.0,
+        daemon: bool | None = None,
+        check_basis: bool = True,
+    ) -> None:
+        self.remote = remote
+        self.nbctl = nbctl
+        self.timeout = timeout
+        self.check_basis = check_basis
+        self._tls = [
+            f"--{opt}={path}"
+            for opt, path in (
+                ("private-key", private_key),
+                ("certificate", certificate),
+                ("ca-cert", ca_cert),
+            )
+            if path
+        ]
+        self._txns = 0
+        self._invocations = 0
+        self._daemon_dir: Path | None = None
+        self._daemon_pid: int | None = None
+        self.daemon_socket: str | None = None
+        if daemon is None:
+            self.daemon_socket = os.environ.get("OVN_NB_DAEMON") or None
+        elif daemon:
+            self._start_daemon()
+
+    # -- processes -------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("OVN_NBCTL_OPTIONS", "OVN_NB_DAEMON")
+        }
+        if self.daemon_socket:
+            env["OVN_NB_DAEMON"] = self.daemon_socket
+        return env
+
+    def _start_daemon(self) -> None:
+        d = Path(tempfile.mkdtemp(prefix="ovnlb-nbctl-"))
+        self._daemon_dir = d
+        atexit.register(self.close)
+        argv = [
+            self.nbctl,
+            f"--db={self.remote}",
+            *self._tls,
+            "--detach",
+            "--no-chdir",
+            f"--pidfile={d / 'nbctl.pid'}",
+            f"--log-file={d / 'nbctl.log'}",
+            f"--unixctl={d / 'nbctl.ctl'}",
+        ]
+        env = {**self._env(), "OVN_RUNDIR": str(d)}
+        try:
+            with open(d / "stderr", "wb") as err:
+                # --detach returns once the daemon has connected to the
+                # database (never, for an unreachable one: hence the timeout).
+                proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, env=env)
+            try:
+                rc = proc.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                self._daemon_pid = self._read_pid()
+                raise BackendError(
+                    f"ovn-nbctl daemon did not connect to {self.remote} within {self.timeout} s"
+                ) from None
+            self._daemon_pid = self._read_pid()
+            if rc != 0:
+                msg = (d / "stderr").read_text(errors="replace").strip()
+                raise BackendError(f"cannot start the ovn-nbctl daemon: {msg}")
+        except OSError as exc:
+            self.close()
+            raise BackendError(f"cannot start {self.nbctl}: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
+        self.daemon_socket = str(d / "nbctl.ctl")
+
+    def _read_pid(self) -> int | None:
+        assert self._daemon_dir is not None
+        try:
+            return int((self._daemon_dir / "nbctl.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    @property
+    def daemon_pid(self) -> int | None:
+        """PID of the daemon this backend started (None without one)."""
+        return self._daemon_pid
+
+    def close(self) -> None:
+        """Stop the daemon this backend started (if any) and remove its folder; idempotent."""
+        atexit.unregister(self.close)
+        pid, self._daemon_pid = self._daemon_pid, None
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if _pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        if self._daemon_dir is not None:
+            shutil.rmtree(self._daemon_dir, ignore_errors=True)
+            self._daemon_dir = None
+            self.daemon_socket = None
+
+    def _argv(self, commands: Sequence[Command], *, json_output: bool) -> list[str]:
+        argv = [self.nbctl, f"--timeout={max(1, math.ceil(self.timeout))}"]
+        if not self.daemon_socket:
+            # With --db the client would bypass a daemon; TLS belongs to the daemon too.
+            argv += [f"--db={self.remote}", *self._tls]
+        if json_output:
+            argv.append("--format=json")
+        for cmd in commands:
+            # A leading "--" too: the first command may have options (--id=...).
+            argv += ["--", *cmd]
+        return argv
+
+    def _run(self, commands: Sequence[Command], *, json_output: bool = False) -> str:
+        """Run one invocation; its stdout, or BackendError with ovn-nbctl's stderr."""
+        argv = self._argv(commands, json_output=json_output)
+        self._invocations += 1
+        try:
+            proc = subprocess.run(
+                argv,
+                capture_output=True,
+                encoding="utf-8",
+                env=self._env(),
+                timeout=self.timeout + 5,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise BackendError(
+                f"ovn-nbctl gave no answer within {self.timeout} s (outcome unknown)"
+            ) from None
+        except (OSError, ValueError, UnicodeError) as exc:
+            raise BackendError(f"cannot run {self.nbctl}: {exc}") from None
+        if proc.returncode < 0:
+            # --timeout makes ovn-nbctl kill itself with SIGALRM.
+            raise BackendError(
+                f"ovn-nbctl died of signal {-proc.returncode} "
+                f"(timeout {self.timeout} s?; outcome unknown): {proc.stderr.strip()}"
+            )
+        if proc.returncode != 0:
+            raise BackendError(f"ovn-nbctl failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc.stdout
+
+    def invocation_count(self) -> int:
+        """How many times ovn-nbctl was run (reads included)."""
+        return self._invocations
+
+    # -- Backend protocol --------------------------------------------------------
+
+    def reader(self) -> NbctlReader:
+        """A consistent snapshot of the tables of :data:`~ovnlb_core.nb.SCHEMA` (one invocation)."""
+        tables = list(SCHEMA)
+        out = self._run([_list_cmd(t) for t in tables], json_output=True)
+        return NbctlReader(dict(_parse_tables(out, tables)))
+
+    def transaction_count(self) -> int:
+        """Write invocations that succeeded (see the module docstring)."""
+        return self._txns
+
+    def commit(self, plan: Plan, basis: LbRowSet | None = None) -> None:
+        """Apply ``plan`` in one ovn-nbctl invocation (see the module docstring).
+
+        Raises :class:`TryAgain` when the basis differs from the database
+        (checked by a read before the write, when ``check_basis``), when a row
+        the plan updates or deletes is gone, or when a row it inserts exists
+        already; :class:`BackendError` for anything else.
+        """
+        if plan.is_empty():
+            return
+        cmds, touched = _plan_commands(plan)  # validates every value before anything runs
+        if basis is not None and self.check_basis:
+            self._check_basis(basis)
+        self._write(cmds, touched)
+
+    def apply_raw(self, ops: Sequence[rawops.RawOp]) -> None:
+        """Apply Neutron-style raw operations in one write invocation (whole-column writes).
+
+        Names are resolved against a :meth:`reader` snapshot first (one read).
+        """
+        if not ops:
+            return
+        try:
+            resolved = rawops.resolve(self.reader(), ops)
+        except rawops.RawOpError as exc:
+            raise BackendError(str(exc)) from exc
+        cmds = _raw_commands(resolved)
+        if cmds:
+            self._write(cmds, set())
+
+    def _write(self, cmds: Sequence[Command], touched: set[str]) -> None:
+        try:
+            self._run(cmds)
+        except BackendError as exc:
+            text = str(exc)
+            if "duplicate uuid" in text:
+                raise TryAgain(f"row inserted already: {text}") from None
+            m = _NO_ROW_RE.search(text)
+            if m is not None and m.group(1) in touched:
+                raise TryAgain(f"{m.group(2)} row {m.group(1)} is gone: {text}") from None
+            raise
+        self._txns += 1
+
+    # -- basis check ---------------------------------------------------------------
+
+    def _check_basis(self, basis: LbRowSet) -> None:
+        """TryAgain when the database no longer holds what the plan was computed from.
+
+        One read-only invocation: the basis's rows by UUID and, per load
+        balancer row, the switches and routers holding it.
+        """
+        cmds: list[Command] = []
+        tables: list[str] = []
+        for table, uuids in (
+            (_LB, sorted(basis.lbs)),
+            (_HC, sorted(basis.health_checks)),
+            ("NAT", sorted(basis.nats)),
+        ):
+            if uuids:
+                cmds.append(_list_cmd(table, uuids, if_exists=True))
+                tables.append(table)
+        holder_keys: list[tuple[str, str]] = []
+        for table, holders in (
+            ("Logical_Switch", basis.switches),
+            ("Logical_Router", basis.routers),
+        ):
+            for u in sorted(set(basis.lbs) | set(holders)):
+                lb = _uuid(u, "basis Load_Balancer")
+                # Names only: a busy switch's load_balancer set can be huge.
+                condition = f"load_balancer{{>=}}{lb}"
+                cmds.append(["--columns=_uuid,name", "find", table, condition])
+                tables.append(table)
+                holder_keys.append((table, u))
+        if not cmds:
+            return
+        parsed = _parse_tables(self._run(cmds, json_output=True), tables)
+        rows: dict[str, dict[str, dict[str, Any]]] = {}
+        found: list[dict[str, dict[str, Any]]] = []
+        for table, got in parsed:
+            if table in (_LB, _HC, "NAT"):
+                rows[table] = got
+            else:
+                found.append(got)
+        lbs, hcs, nats = (rows.get(t, {}) for t in (_LB, _HC, "NAT"))
+        for u, lb_basis in basis.lbs.items():
+            row = lbs.get(u)
+            if row is None or LoadBalancerRow(uuid=u, **row) != lb_basis:
+                raise TryAgain(f"Load_Balancer row {u} changed since it was read")
+        for u, hc_basis in basis.health_checks.items():
+            row = hcs.get(u)
+            if row is None or HealthCheckRow(uuid=u, **row) != hc_basis:
+                raise TryAgain(f"{_HC} row {u} changed since it was read")
+        for (table, u), got in zip(holder_keys, found, strict=True):
+            names = {r["name"] for r in got.values()}
+            want = (basis.switches if table == "Logical_Switch" else basis.routers).get(u)
+            if names != set(want or ()):
+                raise TryAgain(f"{table} attachments of {u} changed since they were read")
+        for u, nat in basis.nats.items():
+            row = nats.get(u)
+            if row is None or NatColumns(u, row["logical_port"], row["external_mac"]) != nat:
+                raise TryAgain(f"NAT row {u} changed since it was read")
