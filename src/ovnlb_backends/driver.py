@@ -25,7 +25,7 @@ from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, Plan, diff
 from ovnlb_core.rows import find_lb_of_pool, find_lbs_by_mapping, lb_rowset
 from ovnlb_core.status import Payload
-from ovnlb_core.topology import Subnet, Topology
+from ovnlb_core.topology import Subnet, Topology, ovn_name
 from ovnlb_core.translate import RowCache, bracket, translate
 
 RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
@@ -80,6 +80,40 @@ class _RequestTopology(Topology):
         return self._cached(  # type: ignore[no-any-return]
             ("hm_source_ip", subnet_id), lambda: Topology.hm_source_ip(self, subnet_id)
         )
+
+    def member_port(self, subnet_id: str, address: str) -> Any:
+        # One pass over the network's ports per request instead of one per member.
+        subnet = self.subnet(subnet_id)
+        if subnet is None:
+            return None
+        ls = ovn_name(subnet.network_id)
+        index: dict[str, Any] = self._cached(("ports_by_address", ls), lambda: _by_address(self, ls))
+        return index.get(address)
+
+    def nats_of_port(self, lsp_name: str) -> list[tuple[str, Any]]:
+        index: dict[str, list[tuple[str, Any]]] = self._cached(
+            ("nats_by_port",), lambda: _nats_by_port(self)
+        )
+        return list(index.get(lsp_name, ()))
+
+
+def _by_address(topo: Topology, ls: str) -> dict[str, Any]:
+    """Address token -> the first port (in the switch's order) that has it, as member_port."""
+    index: dict[str, Any] = {}
+    for lsp in topo._ports(ls):
+        for entry in lsp.get("addresses", ()):
+            for token in entry.split():
+                index.setdefault(token, lsp)
+    return index
+
+
+def _nats_by_port(topo: Topology) -> dict[str, list[tuple[str, Any]]]:
+    index: dict[str, list[tuple[str, Any]]] = {}
+    for u, r in topo.nb.rows("NAT").items():
+        port = r.get("external_ids", {}).get("neutron:fip_port_id")
+        if port is not None:
+            index.setdefault(port, []).append((u, r))
+    return index
 
 
 @attrs.define
