@@ -87,7 +87,9 @@ class _RequestTopology(Topology):
         if subnet is None:
             return None
         ls = ovn_name(subnet.network_id)
-        index: dict[str, Any] = self._cached(("ports_by_address", ls), lambda: _by_address(self, ls))
+        index: dict[str, Any] = self._cached(
+            ("ports_by_address", ls), lambda: _by_address(self, ls)
+        )
         return index.get(address)
 
     def nats_of_port(self, lsp_name: str) -> list[tuple[str, Any]]:
