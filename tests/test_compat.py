@@ -7,17 +7,25 @@ spec's formats with the corrected behaviour.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import attrs
 import pytest
 
 from ovnlb_backends import demo
 from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_core.errors import UnsupportedOptionError
-from ovnlb_core.plan import LoadBalancerRow
+from ovnlb_backends.sync import run_sync
+from ovnlb_core import events as ev
+from ovnlb_core import requests as rq
+from ovnlb_core import sync as core
+from ovnlb_core.errors import NotFoundError, RowParseError, UnsupportedOptionError
+from ovnlb_core.model import ProtocolRow
+from ovnlb_core.parse import parse
+from ovnlb_core.plan import LbUpdate, LoadBalancerRow, MapDelta, Plan
 from ovnlb_core.rows import lb_rowset
-from ovnlb_core.topology import Subnet
+from ovnlb_core.topology import Subnet, Topology
 
 UDP_LISTENER = "31e77cde-854f-4c3e-bd8c-9536ae0443bc"
 UDP_POOL = "998be8a2-5185-4f3b-8658-a56457f595a9"
@@ -496,3 +504,584 @@ def test_b31_additional_fip_twice_then_disassociate(driver: OvnLbDriver) -> None
     row = _rows(driver)["tcp"]
     assert "neutron:additional_vip_fips" not in row.external_ids
     assert set(row.vips) == {"172.24.4.9:64015"}
+
+
+# -- B12b..B50: the rest of spec section 10 --------------------------------------------------
+
+VM2_ADDR = "10.10.10.1"
+HM_MAPPING = f"{demo.MEMBER_PORT}:10.10.10.3"  # spec 4.3: <member LSP>:<HM port source IP>
+
+
+def _add_vm2_port(d: OvnLbDriver) -> None:
+    """A second VM port (10.10.10.1) on the member network, as in test_b16."""
+    lsp = {"_name": VM2_PORT, "name": VM2_PORT, "addresses": [f"fa:16:3e:00:00:11 {VM2_ADDR}"]}
+    ports = [demo.RI_MEMBER, demo.MEMBER_PORT, demo.HM_PORT, VM2_PORT]
+    d.backend.apply_raw(
+        [
+            {"op": "insert", "table": "Logical_Switch_Port", "row": lsp},
+            {
+                "op": "update",
+                "table": "Logical_Switch",
+                "name": f"neutron-{demo.MEMBER_NET}",
+                "columns": {"ports": ports},
+            },
+        ]
+    )
+
+
+def _hcs(d: OvnLbDriver) -> dict[str, str]:
+    """``octavia:vip`` -> ``vip`` of every health check of the demo load balancer."""
+    hcs = lb_rowset(d.backend.reader(), demo.LB).health_checks.values()
+    return {h.external_ids["octavia:vip"]: h.vip for h in hcs}
+
+
+def _member_status(d: OvnLbDriver) -> dict[str, str]:
+    value = _rows(d)["tcp"].external_ids.get("neutron:member_status", "{}")
+    return dict(json.loads(value))
+
+
+def _lsp_count(d: OvnLbDriver) -> int:
+    return len(d.backend.reader().rows("Logical_Switch_Port"))
+
+
+def test_b13_disabled_health_monitor_does_not_probe(driver: OvnLbDriver) -> None:
+    _tcp_lb_with_member(driver)
+    statuses = driver.hm_create(_hm(admin_state_up=False))
+    assert statuses[0]["healthmonitors"] == [
+        {"id": demo.HM, "provisioning_status": "ACTIVE", "operating_status": "OFFLINE"}
+    ]
+    row = _rows(driver)["tcp"]
+    # No Load_Balancer_Health_Check, so OVN probes nothing; the monitor is still listed.
+    assert _hcs(driver) == {}
+    assert row.health_check == ()
+    assert row.external_ids["octavia:healthmonitors"] == f'["{demo.HM}"]'
+    assert row.ip_port_mappings == {}
+    assert _member_status(driver) == {demo.MEMBER: "NO_MONITOR"}
+    # Enabled: the checks of spec 4.2 with every timer of the monitor, members mapped (4.3).
+    statuses = driver.hm_update(_hm(admin_state_up=False), {"admin_state_up": True})
+    assert statuses[0]["healthmonitors"] == [
+        {"id": demo.HM, "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}
+    ]
+    (hc,) = lb_rowset(driver.backend.reader(), demo.LB).health_checks.values()
+    assert hc.vip == "172.24.4.9:64015"
+    assert hc.options == {
+        "interval": "10",
+        "timeout": "5",
+        "success_count": "3",
+        "failure_count": "3",
+    }
+    assert _rows(driver)["tcp"].ip_port_mappings == {"10.10.10.10": HM_MAPPING}
+    assert _member_status(driver) == {demo.MEMBER: "ONLINE"}
+    # Disabled again: checks and mappings go, members back to NO_MONITOR, still listed.
+    statuses = driver.hm_update(_hm(), {"admin_state_up": False})
+    assert statuses[0]["healthmonitors"][0]["operating_status"] == "OFFLINE"
+    assert statuses[0]["members"] == [
+        {"id": demo.MEMBER, "provisioning_status": "ACTIVE", "operating_status": "NO_MONITOR"}
+    ]
+    row = _rows(driver)["tcp"]
+    assert _hcs(driver) == {} and row.ip_port_mappings == {}
+    assert row.external_ids["octavia:healthmonitors"] == f'["{demo.HM}"]'
+    assert row.vips == {"172.24.4.9:64015": "10.10.10.10:63015"}
+    driver.hm_delete(_hm(admin_state_up=False))
+    assert "octavia:healthmonitors" not in _rows(driver)["tcp"].external_ids
+
+
+def test_b28_b35_lb_create_without_a_port_for_the_vip(driver: OvnLbDriver) -> None:
+    # A port holding 172.24.4.55 (which contains the text "172.24.4.5") is not the VIP's port.
+    other = "e98e52d0-5965-4b22-8a17-a374f4399193"
+    lsp = {"_name": other, "name": other, "addresses": ["fa:16:3e:00:00:55 172.24.4.55"]}
+    driver.backend.apply_raw(
+        [
+            {"op": "insert", "table": "Logical_Switch_Port", "row": lsp},
+            {
+                "op": "update",
+                "table": "Logical_Switch",
+                "name": f"neutron-{demo.NET}",
+                "columns": {"ports": [demo.RI_VIP, demo.VIP_PORT, other]},
+            },
+        ]
+    )
+    lb2 = "a4e7c431-912b-496c-a247-d52875d44ac7"
+    statuses = driver.lb_create(
+        {
+            "loadbalancer_id": lb2,
+            "vip_address": "172.24.4.5",
+            "vip_network_id": demo.NET,
+            "vip_subnet_id": demo.VIP_SUBNET,
+        }
+    )
+    assert statuses == [
+        {
+            "loadbalancers": [
+                {"id": lb2, "provisioning_status": "ACTIVE", "operating_status": "ONLINE"}
+            ]
+        }
+    ]
+    (row,) = lb_rowset(driver.backend.reader(), lb2).lbs.values()
+    assert row.external_ids["neutron:vip"] == "172.24.4.5"
+    assert "neutron:vip_port_id" not in row.external_ids
+    # Found by exact address when it exists (spec 3.3 step 1).
+    lb3 = "b4e7c431-912b-496c-a247-d52875d44ac7"
+    driver.lb_create(
+        {"loadbalancer_id": lb3, "vip_address": "172.24.4.55", "vip_network_id": demo.NET}
+    )
+    (row,) = lb_rowset(driver.backend.reader(), lb3).lbs.values()
+    assert row.external_ids["neutron:vip_port_id"] == other
+
+
+def test_b29_lb_delete_deletes_no_port(driver: OvnLbDriver) -> None:
+    _tcp_lb_with_member(driver)
+    driver.hm_create(_hm())
+    ports = dict(driver.backend.reader().rows("Logical_Switch_Port"))
+    driver.lb_delete(
+        {
+            "loadbalancer_id": demo.LB,
+            "vip_address": "172.24.4.9",
+            "vip_port_id": demo.VIP_PORT,
+            "additional_vips": [
+                {"ip_address": "172.24.4.19", "subnet_id": demo.VIP_SUBNET, "port_id": ADD_VIP_PORT}
+            ],
+        },
+        cascade=True,
+    )
+    assert lb_rowset(driver.backend.reader(), demo.LB).lbs == {}
+    # VIP, additional VIP and HM ports are Neutron's: nothing ovnlb writes touches them.
+    assert dict(driver.backend.reader().rows("Logical_Switch_Port")) == ports
+
+
+ROUTER2 = "4d2a873b-b5b4-4d14-ac24-47a835fd47b2"
+RI_MEMBER2 = "1a2b3c4d-0000-4000-8000-000000000004"
+
+
+def test_b30_lb_delete_detaches_every_router(driver: OvnLbDriver) -> None:
+    # A second router with an interface on the member subnet: lr_ref becomes a comma list.
+    ri = {
+        "_name": RI_MEMBER2,
+        "name": RI_MEMBER2,
+        "addresses": ["router"],
+        "type": "router",
+        "options": {"router-port": f"lrp-{RI_MEMBER2}"},
+        "external_ids": {
+            "neutron:cidrs": "10.10.10.254/24",
+            "neutron:device_owner": "network:router_interface",
+            "neutron:network_name": f"neutron-{demo.MEMBER_NET}",
+        },
+    }
+    lrp = {
+        "_name": f"lrp-{RI_MEMBER2}",
+        "name": f"lrp-{RI_MEMBER2}",
+        "mac": "fa:16:3e:00:00:02",
+        "networks": ["10.10.10.254/24"],
+        "external_ids": {
+            "neutron:network_name": f"neutron-{demo.MEMBER_NET}",
+            "neutron:router_name": f"neutron-{ROUTER2}",
+        },
+    }
+    driver.backend.apply_raw(
+        [
+            {"op": "insert", "table": "Logical_Switch_Port", "row": ri},
+            {"op": "insert", "table": "Logical_Router_Port", "row": lrp},
+            {
+                "op": "insert",
+                "table": "Logical_Router",
+                "row": {
+                    "_name": f"neutron-{ROUTER2}",
+                    "name": f"neutron-{ROUTER2}",
+                    "ports": [f"lrp-{RI_MEMBER2}"],
+                },
+            },
+            {
+                "op": "update",
+                "table": "Logical_Switch",
+                "name": f"neutron-{demo.MEMBER_NET}",
+                "columns": {"ports": [demo.RI_MEMBER, demo.MEMBER_PORT, demo.HM_PORT, RI_MEMBER2]},
+            },
+        ]
+    )
+    _tcp_lb_with_member(driver)
+    rows = lb_rowset(driver.backend.reader(), demo.LB)
+    (uuid,) = rows.lbs
+    assert rows.lbs[uuid].external_ids["lr_ref"] == f"neutron-{demo.ROUTER},neutron-{ROUTER2}"
+    assert rows.routers[uuid] == {f"neutron-{demo.ROUTER}", f"neutron-{ROUTER2}"}
+    driver.lb_delete({"loadbalancer_id": demo.LB, "vip_address": "172.24.4.9"})
+    reader = driver.backend.reader()
+    for table in ("Logical_Router", "Logical_Switch"):
+        assert all(not r.get("load_balancer") for r in reader.rows(table).values()), table
+
+
+def test_b34_batch_update_with_and_without_admin_state(driver: OvnLbDriver) -> None:
+    _add_vm2_port(driver)
+    _tcp_lb_with_member(driver)
+    driver.member_create(_member(member_id=MEMBER2, address=VM2_ADDR))
+    driver.hm_create(_hm())
+    first = {k: v for k, v in _member().items() if k != "admin_state_up"}
+    statuses = driver.member_batch_update(
+        demo.POOL, [first, _member(member_id=MEMBER2, address=VM2_ADDR, admin_state_up=False)]
+    )
+    assert statuses[0]["members"] == [
+        {"id": demo.MEMBER, "provisioning_status": "ACTIVE", "operating_status": "ONLINE"},
+        {"id": MEMBER2, "provisioning_status": "ACTIVE", "operating_status": "OFFLINE"},
+    ]
+    row = _rows(driver)["tcp"]
+    assert row.vips == {"172.24.4.9:64015": "10.10.10.10:63015"}
+    assert row.ip_port_mappings == {"10.10.10.10": HM_MAPPING}
+
+
+def test_b35_router_reference_is_an_exact_name() -> None:
+
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    topo = Topology(backend.reader(), demo.SUBNETS)
+    router = f"neutron-{demo.ROUTER}"
+    # An lr_ref entry that merely contains the router's name is another router.
+    row = ProtocolRow(uuid=demo.LB, vip="172.24.4.9", lr_ref=(f"{router}0",))
+    out = rq._associate_lr(row, topo, router)
+    assert out.lr_ref == (f"{router}0", router)
+    assert rq._associate_lr(out, topo, router).lr_ref == (f"{router}0", router)
+
+
+def test_b38_legacy_member_entry_is_a_named_parse_error(driver: OvnLbDriver) -> None:
+
+    _tcp_lb_with_member(driver)
+    (uuid,) = lb_rowset(driver.backend.reader(), demo.LB).lbs
+    # The documented legacy form (spec 10.6): no "_<subnet>" suffix.
+    legacy = f"member_{demo.MEMBER}_10.10.10.10:63015"
+    driver.backend.commit(
+        Plan(
+            lb_updates=(
+                LbUpdate(
+                    uuid, protocol="tcp", external_ids=MapDelta({f"pool_{demo.POOL}": legacy})
+                ),
+            )
+        )
+    )
+    rows = lb_rowset(driver.backend.reader(), demo.LB)
+    with pytest.raises(RowParseError) as info:
+        parse(demo.LB, rows)
+    err = info.value
+    assert (err.row, err.key) == (f"{demo.LB}/tcp", f"pool_{demo.POOL}")
+    # A request on that load balancer stops with the same error and writes nothing.
+    before = driver.backend.transaction_count()
+    with pytest.raises(RowParseError):
+        driver.member_create(_member(member_id=MEMBER2, address=VM2_ADDR))
+    assert driver.backend.transaction_count() == before
+    # With an issues list (what sync does) it is reported and the pool left out.
+    issues: list[RowParseError] = []
+    state = parse(demo.LB, rows, issues)
+    assert [i.key for i in issues] == [f"pool_{demo.POOL}"]
+    assert state.rows[0].pool(demo.POOL) is None
+
+
+def _no_hm_port_driver() -> OvnLbDriver:
+    ops = [op for op in demo.topology_ops() if op["row"]["_name"] != demo.HM_PORT]
+    for op in ops:
+        if op["row"]["_name"] == f"neutron-{demo.MEMBER_NET}":
+            op["row"]["ports"] = [demo.RI_MEMBER, demo.MEMBER_PORT]
+    backend = MemoryBackend()
+    backend.apply_raw(ops)
+    d = OvnLbDriver(backend, demo.SUBNETS)
+    d.lb_create(
+        {
+            "loadbalancer_id": demo.LB,
+            "vip_address": "172.24.4.9",
+            "vip_port_id": demo.VIP_PORT,
+            "vip_network_id": demo.NET,
+            "vip_subnet_id": demo.VIP_SUBNET,
+        }
+    )
+    return d
+
+
+def test_b39_b42_health_monitor_without_source_port() -> None:
+    d = _no_hm_port_driver()
+    _tcp_lb_with_member(d)
+    ports = _lsp_count(d)
+    statuses = d.hm_create(_hm())
+    # Spec 4.3 step 4: no source IP -> the HM reply is ERROR/ERROR; the member is not left
+    # ONLINE (B42) and no port is created (ovnlb never writes ports; B39).
+    assert statuses[0]["healthmonitors"] == [
+        {"id": demo.HM, "provisioning_status": "ERROR", "operating_status": "ERROR"}
+    ]
+    assert _member_status(d) == {demo.MEMBER: "ERROR"}
+    assert _rows(d)["tcp"].ip_port_mappings == {}
+    d.member_delete(_member())
+    assert _lsp_count(d) == ports
+    assert "neutron:member_status" not in _rows(d)["tcp"].external_ids
+
+
+def test_b44_fip_check_of_a_portless_check_gets_the_listener_port(driver: OvnLbDriver) -> None:
+
+    # Pool without listener: the VIP check and its FIP copy have vip "" (spec 4.2) ...
+    driver.listener_create(_listener())
+    driver.pool_create(_pool(listener_id=None))
+    driver.member_create(_member())
+    driver.hm_create(_hm())
+    driver.fip_associate(demo.LB, "203.0.113.10", "vip", demo.VIP_PORT, "172.24.4.9")
+    assert _hcs(driver) == {"172.24.4.9": "", "203.0.113.10": ""}
+    # ... until a listener takes the pool: both get its port.
+    driver.listener_update(_listener(), {"default_pool_id": demo.POOL})
+    assert _hcs(driver) == {"172.24.4.9": "172.24.4.9:64015", "203.0.113.10": "203.0.113.10:64015"}
+    # A reference row whose VIP check kept vip "" (B14) although the pool has a listener:
+    # the FIP copy takes the listener's port instead of "".
+    driver.fip_disassociate(demo.LB, "203.0.113.10")
+    reader = driver.backend.reader()
+    state = parse(demo.LB, lb_rowset(reader, demo.LB))
+    (row,) = state.rows
+    (hc,) = row.health_checks
+    broken = state.replace(row, attrs.evolve(row, health_checks=(attrs.evolve(hc, vip=""),)))
+    ctx = rq.Context(Topology(reader, demo.SUBNETS))
+    out = rq.fip_associate(ctx, broken, "203.0.113.10", "vip", ["172.24.4.9"])
+    assert out.state is not None
+    vips = {h.external_ids["octavia:vip"]: h.vip for h in out.state.rows[0].health_checks}
+    assert vips["203.0.113.10"] == "203.0.113.10:64015"
+
+
+def test_b47_cascade_delete_is_one_transaction(driver: OvnLbDriver) -> None:
+    driver.listener_create(_listener())
+    driver.pool_create(_pool())
+    members = [
+        _member(member_id=f"adf55e70-3d50-4e62-99fd-{n:012x}", address=f"10.10.10.{100 + n}")
+        for n in range(50)
+    ]
+    driver.member_batch_update(demo.POOL, members)
+    driver.hm_create(_hm())
+    before = driver.backend.transaction_count()
+    statuses = driver.lb_delete(
+        {
+            "loadbalancer_id": demo.LB,
+            "vip_address": "172.24.4.9",
+            "listeners": [_listener()],
+            "pools": [{**_pool(), "members": members, "healthmonitor": _hm()}],
+        },
+        cascade=True,
+    )
+    assert driver.backend.transaction_count() == before + 1
+    assert lb_rowset(driver.backend.reader(), demo.LB).lbs == {}
+    assert driver.backend.reader().rows("Load_Balancer_Health_Check") == {}
+    assert len(statuses[0]["members"]) == 50
+    assert statuses[0]["healthmonitors"] == [
+        {"id": demo.HM, "provisioning_status": "DELETED", "operating_status": "NO_MONITOR"}
+    ]
+
+
+def test_b48_listener_delete_retargets_health_checks(driver: OvnLbDriver) -> None:
+    _tcp_lb_with_member(driver)
+    driver.listener_create(
+        _listener(listener_id=LISTENER2, protocol_port=8080, default_pool_id=demo.POOL)
+    )
+    driver.hm_create(_hm())
+    assert _hcs(driver) == {"172.24.4.9": "172.24.4.9:64015"}
+    # The pool's first listener goes: the check follows the one left (spec 4.2 vip_port).
+    driver.listener_delete(_listener())
+    assert _hcs(driver) == {"172.24.4.9": "172.24.4.9:8080"}
+    assert set(_rows(driver)["tcp"].vips) == {"172.24.4.9:8080"}
+    # No listener left: vip "" (nothing probed), as hm_create writes for such a pool.
+    driver.listener_delete(_listener(listener_id=LISTENER2, protocol_port=8080))
+    assert _hcs(driver) == {"172.24.4.9": ""}
+    assert _rows(driver)["tcp"].ip_port_mappings == {"10.10.10.10": HM_MAPPING}
+    driver.listener_create(_listener(default_pool_id=demo.POOL))
+    assert _hcs(driver) == {"172.24.4.9": "172.24.4.9:64015"}
+    # The same when listener_update takes the default pool away.
+    driver.listener_update(_listener(default_pool_id=demo.POOL), {"default_pool_id": None})
+    assert _hcs(driver) == {"172.24.4.9": ""}
+
+
+def test_b50_member_create_on_a_missing_pool_row_is_an_error(driver: OvnLbDriver) -> None:
+    driver.listener_create(_listener())
+    driver.view.pools[POOL2] = {"pool_id": POOL2, "loadbalancer_id": demo.LB}
+    before = driver.backend.transaction_count()
+    with pytest.raises(NotFoundError) as info:
+        driver.member_create(_member(pool_id=POOL2))
+    assert info.value.resource_id == POOL2
+    assert driver.backend.transaction_count() == before
+
+
+# -- sync (docs/sync.md): B12b, B21, B23, B25, B27, B29b ----------------------------------------
+
+
+def _desired(
+    members: list[dict[str, Any]], hm: dict[str, Any] | None = None, fip: str | None = None
+) -> Any:
+    data = {
+        "loadbalancer_id": demo.LB,
+        "vip_address": "172.24.4.9",
+        "vip_port_id": demo.VIP_PORT,
+        "vip_network_id": demo.NET,
+        "vip_subnet_id": demo.VIP_SUBNET,
+        "admin_state_up": True,
+        "listeners": [_listener(default_pool_id=demo.POOL)],
+        "pools": [{**_pool(), "members": members, "healthmonitor": hm}],
+    }
+    return core.DesiredLb(data, fip)
+
+
+def _synced(backend: MemoryBackend, lb: Any) -> LoadBalancerRow:
+    report = run_sync(backend, [lb], demo.SUBNETS)
+    assert report.ok, [r.error for r in report.results]
+    (row,) = lb_rowset(backend.reader(), demo.LB).lbs.values()
+    return row
+
+
+def _topology_backend() -> MemoryBackend:
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    return backend
+
+
+def _hc_pairs(backend: MemoryBackend) -> dict[str, tuple[str, str]]:
+    hcs = lb_rowset(backend.reader(), demo.LB).health_checks
+    return {h.external_ids["octavia:vip"]: (h.vip, u) for u, h in hcs.items()}
+
+
+def test_b12b_sync_keeps_vip_and_fip_checks_apart() -> None:
+    backend = _topology_backend()
+    _synced(backend, _desired([_member()], _hm()))
+    ((vip_check, vip_uuid),) = _hc_pairs(backend).values()
+    assert vip_check == "172.24.4.9:64015"
+    _synced(backend, _desired([_member()], _hm(), fip="203.0.113.10"))
+    pairs = _hc_pairs(backend)
+    assert {k: v[0] for k, v in pairs.items()} == {
+        "172.24.4.9": "172.24.4.9:64015",
+        "203.0.113.10": "203.0.113.10:64015",
+    }
+    assert pairs["172.24.4.9"][1] == vip_uuid
+    # The FIP goes: the VIP's own check stays (B12b destroyed it).
+    _synced(backend, _desired([_member()], _hm()))
+    assert _hc_pairs(backend) == {"172.24.4.9": ("172.24.4.9:64015", vip_uuid)}
+
+
+def test_b21_b23_sync_removes_members_only_in_ovn_and_stale_vips() -> None:
+    backend = _topology_backend()
+    second = _member(member_id=MEMBER2, address=VM2_ADDR)
+    row = _synced(backend, _desired([_member(), second]))
+    assert row.external_ids["ls_refs"] == (
+        '{"neutron-ee97665d-69d0-4995-a275-27855359956a": 1, '
+        '"neutron-5b2c8d7e-1f3a-4c9b-8e6d-2a7f0c1b9d34": 2}'
+    )
+    # MEMBER2 exists only in OVN now: its entry, status and ls_refs count go (B21).
+    row = _synced(backend, _desired([_member()]))
+    assert row.external_ids[f"pool_{demo.POOL}"] == (
+        f"member_{demo.MEMBER}_10.10.10.10:63015_{demo.MEMBER_SUBNET}"
+    )
+    assert row.external_ids["neutron:member_status"] == f'{{"{demo.MEMBER}": "NO_MONITOR"}}'
+    assert row.external_ids["ls_refs"] == (
+        '{"neutron-ee97665d-69d0-4995-a275-27855359956a": 1, '
+        '"neutron-5b2c8d7e-1f3a-4c9b-8e6d-2a7f0c1b9d34": 1}'
+    )
+    assert row.vips == {"172.24.4.9:64015": "10.10.10.10:63015"}
+    # No admin-up member left, then no member at all: vips follow (B23).
+    row = _synced(backend, _desired([_member(admin_state_up=False)]))
+    assert row.vips == {}
+    row = _synced(backend, _desired([]))
+    assert row.vips == {}
+    assert row.external_ids[f"pool_{demo.POOL}"] == ""
+
+
+def test_b25_sync_leaves_one_listener_key() -> None:
+
+    backend = _topology_backend()
+    row = _synced(backend, _desired([_member()]))
+    key = f"listener_{demo.LISTENER}"
+    value = row.external_ids[key]
+    assert value == f"64015:pool_{demo.POOL}"
+    backend.commit(
+        Plan(
+            lb_updates=(
+                LbUpdate(row.uuid, protocol="tcp", external_ids=MapDelta({f"{key}:D": value})),
+            )
+        )
+    )
+    row = _synced(backend, _desired([_member()]))
+    assert [k for k in row.external_ids if k.startswith("listener_")] == [key]
+
+
+def test_b27_b29b_sync_create_with_a_disabled_member() -> None:
+    backend = _topology_backend()
+    second = _member(member_id=MEMBER2, address=VM2_ADDR, admin_state_up=False)
+    third = _member(member_id=MEMBER3, address="10.10.10.77")
+    row = _synced(backend, _desired([_member(), second, third]))
+    # Every member's status is recorded (B27), the disabled one OFFLINE and out of vips (B29b).
+    assert json.loads(row.external_ids["neutron:member_status"]) == {
+        demo.MEMBER: "NO_MONITOR",
+        MEMBER2: "OFFLINE",
+        MEMBER3: "NO_MONITOR",
+    }
+    assert row.vips == {"172.24.4.9:64015": "10.10.10.10:63015,10.10.10.77:63015"}
+
+
+USER_VIP_PORT = "f98e52d0-5965-4b22-8a17-a374f4399193"
+USER_FIP_NAT = "nat-8ef31e8f-a8e7-5b28-a0d1-422438e8bd52"
+LB_USER_PORT = "c4e7c431-912b-496c-a247-d52875d44ac7"
+
+
+def test_b32_fip_on_a_user_supplied_vip_port() -> None:
+    backend = _topology_backend()
+    d = OvnLbDriver(backend, demo.SUBNETS)
+    # A VIP port the user made: its name is not "ovn-lb-vip-<lb>".
+    lsp = {
+        "_name": USER_VIP_PORT,
+        "name": USER_VIP_PORT,
+        "addresses": ["fa:16:3e:00:00:20 172.24.4.20"],
+        "external_ids": {"neutron:port_name": "my-vip"},
+    }
+    backend.apply_raw(
+        [
+            {"op": "insert", "table": "Logical_Switch_Port", "row": lsp},
+            {
+                "op": "update",
+                "table": "Logical_Switch",
+                "name": f"neutron-{demo.NET}",
+                "columns": {"ports": [demo.RI_VIP, demo.VIP_PORT, USER_VIP_PORT]},
+            },
+        ]
+    )
+    d.lb_create(
+        {
+            "loadbalancer_id": LB_USER_PORT,
+            "vip_address": "172.24.4.20",
+            "vip_port_id": USER_VIP_PORT,
+            "vip_network_id": demo.NET,
+            "vip_subnet_id": demo.VIP_SUBNET,
+        }
+    )
+    d.listener_create(_listener(loadbalancer_id=LB_USER_PORT))
+    d.pool_create(_pool(loadbalancer_id=LB_USER_PORT))
+    d.member_create(_member())
+    nat = {
+        "_name": USER_FIP_NAT,
+        "type": "dnat_and_snat",
+        "external_ip": "203.0.113.20",
+        "logical_ip": "172.24.4.20",
+        "logical_port": USER_VIP_PORT,
+        "external_ids": {"neutron:fip_port_id": USER_VIP_PORT},
+    }
+    before = {u: dict(r) for u, r in backend.reader().rows("NAT").items()}
+    backend.apply_raw(
+        [
+            {"op": "insert", "table": "NAT", "row": nat},
+            {
+                "op": "update",
+                "table": "Logical_Router",
+                "name": f"neutron-{demo.ROUTER}",
+                "columns": {"nat": [USER_FIP_NAT]},
+            },
+        ]
+    )
+    reader = backend.reader()
+    changes = [
+        ev.RowChange("NAT", u, before.get(u), dict(r))
+        for u, r in reader.rows("NAT").items()
+        if before.get(u) != dict(r)
+    ]
+    actions = ev.dedupe([a for c in changes for a in ev.nb_actions(reader, c)])
+    assert [a.lb_id for a in actions] == [LB_USER_PORT]
+    for a in actions:
+        ap = ev.plan_action(backend.reader(), a, demo.SUBNETS, None)
+        backend.commit(ap.plan, basis=ap.actual)
+    (row,) = lb_rowset(backend.reader(), LB_USER_PORT).lbs.values()
+    # Spec 6.2: neutron:vip_fip and the FIP's vips entry.
+    assert row.external_ids["neutron:vip_fip"] == "203.0.113.20"
+    assert row.vips == {
+        "172.24.4.20:64015": "10.10.10.10:63015",
+        "203.0.113.20:64015": "10.10.10.10:63015",
+    }

@@ -157,7 +157,8 @@ def _associate_lr(row: ProtocolRow, topo: Topology, lr: str) -> ProtocolRow:
         return row
     switches = row.switches | set(topo.switches_of_router(lr, _vip_version(row)))
     lr_ref = row.lr_ref
-    if lr not in ",".join(lr_ref or ()):
+    # Deviation B35: an exact name match (the reference tests for a substring of the list).
+    if lr not in (lr_ref or ()):
         lr_ref = (*lr_ref, lr) if lr_ref else (lr,)
     return attrs.evolve(row, routers=row.routers | {lr}, switches=switches, lr_ref=lr_ref)
 
@@ -272,6 +273,25 @@ def _retarget_hcs(state: LoadBalancerState, pool_id: str, port: int) -> LoadBala
         )
         state = state.replace(row, attrs.evolve(row, health_checks=hcs))
     return state
+
+
+def _pool_port(row: ProtocolRow, pool_id: str) -> int | None:
+    """The port of the first listener of the row naming the pool (spec 4.2), else None."""
+    return next((li.port for li in row.listeners if li.pool_id == pool_id), None)
+
+
+def _untarget_hcs(row: ProtocolRow, pool_id: str) -> ProtocolRow:
+    """Deviation B48: once a listener no longer names ``pool_id``, the pool's health checks
+    follow the row's remaining listener of the pool, or get ``vip=""`` when none is left
+    (what ``hm_create`` writes for a pool without listener, spec 4.2)."""
+    port = _pool_port(row, pool_id)
+    hcs = tuple(
+        attrs.evolve(h, vip=_hc_vip_with_port(h, port) if port is not None else "")
+        if _hc_pool_id(h) == pool_id
+        else h
+        for h in row.health_checks
+    )
+    return row if hcs == row.health_checks else attrs.evolve(row, health_checks=hcs)
 
 
 # -- load balancer ----------------------------------------------------------------------
@@ -417,14 +437,20 @@ def listener_update(
     new_li = attrs.evolve(current, enabled=li.admin_state_up)
     if "default_pool_id" in upd.changed:
         new_li = attrs.evolve(new_li, pool_id=li.default_pool_id, pool_ref_disabled=False)
-    state = state.replace(row, _replace_listener(row, new_li))
+    new_row = _replace_listener(row, new_li)
+    if current.pool_id and current.pool_id != new_li.pool_id:
+        new_row = _untarget_hcs(new_row, current.pool_id)
+    state = state.replace(row, new_row)
     if "default_pool_id" in upd.changed and li.default_pool_id:
         state = _retarget_hcs(state, li.default_pool_id, new_li.port)
     return Outcome(state, (report,))
 
 
 def listener_delete(ctx: Context, state: LoadBalancerState | None, li: Listener) -> Outcome:
-    """``listener_delete``: the key goes (either admin form, deviation B49); empty rows go."""
+    """``listener_delete``: the key goes (either admin form, deviation B49); empty rows go.
+
+    Deviation B48: the health checks of the listener's pool no longer name its ``vip:port``.
+    """
     lb_id = li.loadbalancer_id or (state.name if state else "")
     report: Payload = {
         "listeners": [entry(li.id, DELETED, "OFFLINE")],
@@ -433,7 +459,10 @@ def listener_delete(ctx: Context, state: LoadBalancerState | None, li: Listener)
     row = state.row_with_listener(li.id) if state else None
     if state is None or row is None:
         return Outcome(state, (report,))
+    old = row.listener(li.id)
     new_row = attrs.evolve(row, listeners=tuple(x for x in row.listeners if x.id != li.id))
+    if old is not None and old.pool_id:
+        new_row = _untarget_hcs(new_row, old.pool_id)
     state = _clean_if_empty(state.replace(row, new_row), new_row)
     return Outcome(state, (report,))
 
@@ -863,7 +892,9 @@ def hm_create(ctx: Context, state: LoadBalancerState | None, hm: HealthMonitor) 
     """``health_monitor_create``: one health check per VIP and FIP, member mappings.
 
     Deviations: B12 (each FIP check names its own FIP), B15 (works on a disabled pool; plain
-    pool id), U1 (disabled members stay OFFLINE and unmapped).
+    pool id), U1 (disabled members stay OFFLINE and unmapped), B13 (a monitor created with
+    ``admin_state_up=false`` is only listed in ``octavia:healthmonitors``: no health check,
+    so nothing probes; member statuses and mappings are left alone).
     """
     validate.health_monitor(hm, state.row_with_pool(hm.pool_id) if state and hm.pool_id else None)
     if state is None or hm.pool_id is None:
@@ -882,16 +913,22 @@ def hm_create(ctx: Context, state: LoadBalancerState | None, hm: HealthMonitor) 
         )
     pool = row.pool(hm.pool_id)
     assert pool is not None
-    port = next((li.port for li in row.listeners if li.pool_id == pool.id), None)
+    hms = list(row.healthmonitors or ())
+    if hm.id not in hms:
+        hms.append(hm.id)
+    if not hm.admin_state_up:
+        row = attrs.evolve(row, healthmonitors=tuple(hms))
+        state = state.replace(state.row_with_pool(hm.pool_id), row)  # type: ignore[arg-type]
+        report = rollup(state.name, row, ctx.view)
+        report["healthmonitors"] = [entry(hm.id, ACTIVE, "OFFLINE")]
+        return Outcome(state, (report,))
+    port = _pool_port(row, pool.id)
     taken = {h.uuid for r in state.rows for h in r.health_checks}
     hcs = list(row.health_checks)
     for vip in vip_list(row):
         hcs.append(_new_hc(row, hm, pool.id, f"{bracket(vip)}:{port}" if port else "", vip, taken))
     for fip in ([row.vip_fip] if row.vip_fip else []) + list(row.additional_vip_fips or ()):
         hcs.append(_new_hc(row, hm, pool.id, f"{bracket(fip)}:{port}" if port else "", fip, taken))
-    hms = list(row.healthmonitors or ())
-    if hm.id not in hms:
-        hms.append(hm.id)
     row = attrs.evolve(row, health_checks=tuple(hcs), healthmonitors=tuple(hms))
     statuses = row.statuses()
     failed = False
@@ -921,13 +958,64 @@ def _rows_of_hm(state: LoadBalancerState, hm_id: str) -> list[ProtocolRow]:
     ]
 
 
+def _hm_disable(ctx: Context, state: LoadBalancerState, hm: HealthMonitor) -> LoadBalancerState:
+    """``hm_delete`` that keeps the monitor listed in ``octavia:healthmonitors`` (B13)."""
+    listed = {r.uuid: r.healthmonitors for r in _rows_of_hm(state, hm.id)}
+    out = hm_delete(ctx, state, hm)
+    assert out.state is not None
+    new = out.state
+    for r in list(new.rows):
+        if r.uuid in listed and r.healthmonitors != listed[r.uuid]:
+            new = new.replace(r, attrs.evolve(r, healthmonitors=listed[r.uuid]))
+    return new
+
+
 def hm_update(ctx: Context, state: LoadBalancerState | None, upd: Update[HealthMonitor]) -> Outcome:
-    """``health_monitor_update``: merge the changed timers into every check of the monitor."""
+    """``health_monitor_update``: merge the changed timers into every check of the monitor.
+
+    Deviation B13: disabling the monitor removes its health checks (members back to
+    NO_MONITOR, mappings removed, as ``hm_delete``) but keeps it listed; enabling it
+    creates them as ``hm_create`` does, with every timer of the updated monitor.
+    """
     hm = upd.new
-    rows = _rows_of_hm(state, hm.id) if state else []
-    rows = [r for r in rows if any(h.external_ids.get(HC_HM) == hm.id for h in r.health_checks)]
-    if state is None or not rows:
+    listed = _rows_of_hm(state, hm.id) if state else []
+    rows = [r for r in listed if any(h.external_ids.get(HC_HM) == hm.id for h in r.health_checks)]
+    if state is None or not listed:
         return Outcome(state, ({"healthmonitors": [entry(hm.id, ERROR, ERROR)]},))
+    if "admin_state_up" in upd.changed and bool(rows) != hm.admin_state_up:
+        if hm.admin_state_up:
+            out = hm_create(ctx, state, hm)
+            new_state, hm_entries = out.state, out.statuses[0]["healthmonitors"]
+        else:
+            new_state = _hm_disable(ctx, state, hm)
+            hm_entries = [entry(hm.id, ACTIVE, "OFFLINE")]
+        toggled: Payload = {
+            "loadbalancers": _lb_active(state.name),
+            "pools": [entry(hm.pool_id)] if hm.pool_id else [],
+            "healthmonitors": hm_entries,
+        }
+        pool_row = new_state.row_with_pool(hm.pool_id) if new_state and hm.pool_id else None
+        pool = pool_row.pool(hm.pool_id) if pool_row and hm.pool_id else None
+        if pool_row is not None and pool is not None and pool.members:
+            statuses = pool_row.statuses()
+            toggled["members"] = [
+                entry(e.id, ACTIVE, statuses.get(e.id, "NO_MONITOR")) for e in pool.members
+            ]
+        return Outcome(new_state, (toggled,))
+    if not rows:
+        # A disabled monitor (B13): nothing to merge into; its timers apply when enabled.
+        return Outcome(
+            state,
+            (
+                {
+                    "loadbalancers": _lb_active(state.name),
+                    "pools": [entry(hm.pool_id)] if hm.pool_id else [],
+                    "healthmonitors": [
+                        entry(hm.id, ACTIVE, "ONLINE" if hm.admin_state_up else "OFFLINE")
+                    ],
+                },
+            ),
+        )
     changes = {
         key: str(getattr(hm, field))
         for field, key in HM_OPTIONS
@@ -1032,7 +1120,11 @@ def fip_associate(
             if ip not in related or (h.external_ids.get(HC_HM), fip) in have:
                 continue
             _host, sep, port = h.vip.rpartition(":")
-            vip = f"{fip}:{port}" if sep and port.isdigit() else ""
+            if not (sep and port.isdigit()):
+                # Deviation B44: a check without port takes the pool's listener port.
+                pool_port = _pool_port(new, _hc_pool_id(h))
+                port = str(pool_port) if pool_port is not None else ""
+            vip = f"{fip}:{port}" if port else ""
             uuid = row_uuid(new.uuid, "hc", h.external_ids.get(HC_HM, ""), fip, "0")
             n = 0
             while uuid in taken:
