@@ -1,4 +1,4 @@
-"""The ``ovnlb`` command: replay conformance files, run the demo, inspect the setup."""
+"""The ``ovnlb`` command: sync/plan/check/show NB against Octavia, watch events, replay, demo."""
 
 from __future__ import annotations
 
