@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -571,3 +572,261 @@ def test_argv_is_never_a_shell_string(monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     assert 'name="a b; rm -rf /"' in argv
     assert "OVN_NBCTL_OPTIONS" not in kw["env"]
+
+
+# ---------------------------------------------------------------------------
+# Large values: the daemon's unixctl "run" request, sent without a process
+# ---------------------------------------------------------------------------
+
+#: ~1.2 MB of text with every character ovn-nbctl's syntax or JSON escapes.
+BIG = ("".join(HOSTILE) * 8000)[:1_200_000]
+
+
+def big_row(uuid: str, name: str, tag: str) -> LoadBalancerRow:
+    return lb_row(
+        uuid=uuid,
+        name=name,
+        vips={VIP: f"{tag}{BIG}"},
+        external_ids={"enabled": "True", f"pool_{tag}": f"{BIG}{tag}"},
+    )
+
+
+@pytest.fixture
+def argv_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The longest argv string of every process run (subprocess.run), recorded."""
+    sizes: list[int] = []
+    real_run = subprocess.run
+
+    def recording_run(argv: Any, *args: Any, **kw: Any) -> Any:
+        sizes.append(max(len(a.encode()) for a in argv))
+        return real_run(argv, *args, **kw)
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    return sizes
+
+
+@pytest.mark.ovn
+def test_megabyte_values_commit_direct_and_through_the_daemon(
+    nb_server: OvnSandbox, backend: NbctlBackend, idl: IdlBackend, argv_sizes: list[int]
+) -> None:
+    assert len(BIG) == 1_200_000 and len(quote_string(BIG)) > 1_200_000
+    daemon = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=True)
+    try:
+        for be, uuid, name in ((backend, LB, "direct"), (daemon, LB2, "daemon")):
+            desired = LbRowSet(
+                lbs={uuid: big_row(uuid, name, "a")}, switches={uuid: frozenset({"sw0"})}
+            )
+            records, sent = nb_server.nb_log_records(), be.transaction_count()
+            commit_desired(be, name, desired)
+            assert nb_server.nb_log_records() == records + 1
+            assert be.transaction_count() == sent + 1
+            assert idl_rows(idl, name, desired) == desired  # exact, read independently
+            assert lb_rowset(be.reader(), name) == desired
+            # A key of the big maps changed, one removed: one more record.
+            changed = LbRowSet(
+                lbs={uuid: big_row(uuid, name, "b")}, switches={uuid: frozenset({"sw0"})}
+            )
+            commit_desired(be, name, changed)
+            assert nb_server.nb_log_records() == records + 2
+            assert idl_rows(idl, name, changed) == changed
+        # The direct backend started its private daemon for the big writes only.
+        assert backend.daemon_pid is not None and backend.daemon_socket is None
+    finally:
+        daemon.close()
+    # No process ever got an argument near the kernel's limit.
+    assert argv_sizes and max(argv_sizes) < 100 * 1024
+
+
+@pytest.mark.ovn
+def test_daemon_errors_read_like_the_subprocess_errors(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    daemon = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=True)
+    try:
+        assert daemon.daemon_socket
+        failing = [
+            (Plan(lb_deletes=(LB,)), TryAgain, "is gone"),
+            (Plan(lb_inserts=(lb_row(protocol="http"),)), BackendError, "constraint violation"),
+            (
+                Plan(lb_inserts=(lb_row(),), attach=(Attachment("Logical_Switch", "nope", LB),)),
+                BackendError,
+                "nope",
+            ),
+        ]
+        for plan, kind, match in failing:
+            texts = []
+            for be in (backend, daemon):
+                with pytest.raises(kind, match=match) as exc:
+                    be.commit(plan)
+                assert type(exc.value) is kind
+                texts.append(str(exc.value))
+            assert texts[0] == texts[1]
+        # A retried insert: "duplicate uuid" -> TryAgain through the daemon too.
+        daemon.commit(Plan(lb_inserts=(lb_row(),)))
+        with pytest.raises(TryAgain, match="duplicate uuid"):
+            daemon.commit(Plan(lb_inserts=(lb_row(),)))
+        # The same text as the stock client's through the same daemon ...
+        env = {**os.environ, "OVN_NB_DAEMON": daemon.daemon_socket}
+        env.pop("OVN_NBCTL_OPTIONS", None)
+        stock = subprocess.run(
+            ["ovn-nbctl", "--", "destroy", "Load_Balancer", LB2],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert stock.returncode == 1
+        with pytest.raises(TryAgain) as exc:
+            daemon.commit(Plan(lb_deletes=(LB2,)))
+        assert str(exc.value).endswith(f"ovn-nbctl failed (1): {stock.stderr.strip()}")
+        # ... and an oversized direct invocation that fails reads like a small one.
+        with pytest.raises(BackendError, match="constraint violation") as big_exc:
+            backend.commit(
+                Plan(lb_inserts=(attrs.evolve(big_row(LB2, "big", "a"), protocol="http"),))
+            )
+        with pytest.raises(BackendError, match="constraint violation") as small_exc:
+            backend.commit(Plan(lb_inserts=(lb_row(uuid=LB2, protocol="http"),)))
+        assert backend.daemon_pid is not None  # the big one went through a daemon
+        assert str(big_exc.value) == str(small_exc.value)
+    finally:
+        daemon.close()
+
+
+@pytest.mark.ovn
+def test_private_daemon_of_a_direct_backend_is_started_lazily_and_stopped_by_close(
+    nb_server: OvnSandbox, backend: NbctlBackend, idl: IdlBackend
+) -> None:
+    commit_desired(backend, LB_NAME, LbRowSet(lbs={LB: lb_row()}))
+    assert backend.daemon_pid is None  # small invocations: no daemon
+    value = "v" * 200_000
+    desired = LbRowSet(lbs={LB: lb_row(external_ids={"enabled": "True", "big": value})})
+    commit_desired(backend, LB_NAME, desired)
+    pid = backend.daemon_pid
+    assert pid is not None and live(pid)
+    assert idl_rows(idl, LB_NAME, desired) == desired
+    [daemon_dir] = [
+        p for p in Path(tempfile.gettempdir()).glob("ovnlb-nbctl-*") if str(pid) in _pidfile(p)
+    ]
+    backend.close()
+    assert not live(pid) and not daemon_dir.exists() and backend.daemon_pid is None
+    backend.close()  # idempotent
+    # Still usable: small invocations run directly, a big one starts a new daemon.
+    assert lb_rowset(backend.reader(), LB_NAME) == desired
+    assert backend.daemon_pid is None
+    again = LbRowSet(lbs={LB: lb_row(external_ids={"enabled": "True", "big": value + "!"})})
+    commit_desired(backend, LB_NAME, again)
+    assert backend.daemon_pid not in (None, pid)
+    assert idl_rows(idl, LB_NAME, again) == again
+
+
+def _pidfile(folder: Path) -> str:
+    try:
+        return (folder / "nbctl.pid").read_text().strip()
+    except OSError:
+        return ""
+
+
+@pytest.mark.ovn
+def test_member_add_into_a_pool_of_10000_equals_the_memory_backend(
+    nb_server: OvnSandbox,
+) -> None:
+    from ovnlb_backends import demo
+    from ovnlb_backends.driver import OvnLbDriver
+    from ovnlb_backends.memory import MemoryBackend
+    from ovnlb_core.dump import canonical_dump
+    from ovnlb_core.topology import Subnet
+
+    # The demo topology with the member subnet widened to a /8 (as benchmarks/run.py).
+    topology = json.loads(json.dumps(demo.topology_ops()).replace("10.10.10.1/24", "10.0.0.1/8"))
+    subnets = {
+        **demo.SUBNETS,
+        demo.MEMBER_SUBNET: Subnet(demo.MEMBER_SUBNET, demo.MEMBER_NET, "10.0.0.0/8"),
+    }
+
+    def member(i: int) -> dict[str, Any]:
+        return {
+            "member_id": f"00000000-0000-4000-8000-{i:012d}",
+            "pool_id": demo.POOL,
+            "address": f"10.{1 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}",
+            "protocol_port": 8080,
+            "subnet_id": demo.MEMBER_SUBNET,
+            "admin_state_up": True,
+        }
+
+    nbctl = NbctlBackend(nb_server.nb_remote, timeout=30, daemon=False)
+    try:
+        dumps = []
+        for be in (MemoryBackend(), nbctl):
+            be.apply_raw(topology)
+            driver = OvnLbDriver(be, subnets)
+            for _title, step in demo.steps()[:3]:
+                step(driver)
+            driver.member_batch_update(demo.POOL, [member(i) for i in range(10_000)])
+            records = nb_server.nb_log_records()
+            driver.member_create(member(10_000))
+            if be is nbctl:
+                assert nb_server.nb_log_records() == records + 1
+            dumps.append(canonical_dump(be.reader()))
+        assert dumps[0] == dumps[1]
+        [lb] = [r for r in nbctl.reader().rows("Load_Balancer").values() if r["vips"]]
+        assert max(len(v) for v in lb["vips"].values()) > 128 * 1024  # E2BIG-sized
+        assert nbctl.daemon_pid is not None
+    finally:
+        nbctl.close()
+
+
+def test_unixctl_request_shape_reply_parsing_and_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a fake daemon socket: the request, a reply cut inside a string, no reply."""
+    import socket
+    import threading
+
+    sock_path = tmp_path / "fake.ctl"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(sock_path))
+    server.listen()
+    requests: list[Any] = []
+    text = 'out}put "}"\n\u00e9'
+
+    def serve() -> None:
+        for answer in (True, False):
+            conn, _ = server.accept()
+            with conn:
+                buf = b""
+                while not buf.endswith(b"}"):
+                    buf += conn.recv(65536)
+                request = json.loads(buf)
+                requests.append(request)
+                if answer:
+                    reply = json.dumps(
+                        {"id": request["id"], "result": text, "error": None}, ensure_ascii=False
+                    ).encode()
+                    cut = reply.index(b"}") + 1  # the first part ends with a "}" in a string
+                    conn.sendall(reply[:cut])
+                    time.sleep(0.05)  # two reads
+                    conn.sendall(reply[cut:])
+                else:
+                    conn.recv(1)  # until the client gives up
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        # A relative OVN_NB_DAEMON is relative to the OVS rundir, like ovn-nbctl's.
+        monkeypatch.setenv("OVS_RUNDIR", str(tmp_path))
+        monkeypatch.setenv("OVN_NB_DAEMON", "fake.ctl")
+        be = NbctlBackend("unix:/nonexistent", timeout=0.5)
+        cmds = [["--id=x", "create", "Load_Balancer", 'name="a b"'], ["list", "NAT"]]
+        assert be._run(cmds, json_output=True) == text
+        with pytest.raises(BackendError, match=r"gave no answer within 0\.5 s"):
+            be._run([["list", "NAT"]])
+        assert be.invocation_count() == 2
+    finally:
+        thread.join(5)
+        server.close()
+    assert requests[0] == {
+        "method": "run",
+        "params": ["--format=json", "--", *cmds[0], "--", *cmds[1]],
+        "id": requests[0]["id"],
+    }
+    assert requests[1]["params"] == ["--", "list", "NAT"]

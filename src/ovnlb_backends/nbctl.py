@@ -1,10 +1,12 @@
 """The ``ovn-nbctl`` backend: every plan is one ``ovn-nbctl`` invocation.
 
 :class:`NbctlBackend` drives Debian's ``ovn-nbctl`` (OVN 23.03, Open vSwitch
-library 3.1) as a subprocess, with an argv list (never a shell). A
-:class:`~ovnlb_core.plan.Plan` becomes one invocation whose commands are
-joined with ``--``; ovn-nbctl runs them as one OVSDB transaction. Every value
-is written in ovn-nbctl's own value syntax: strings always as double-quoted
+library 3.1) as a subprocess, with an argv list (never a shell), or, in
+daemon mode and for values too large for an argv, as the same argv strings
+sent to an ``ovn-nbctl`` daemon's unixctl socket (see "Talking to a daemon"
+below). A :class:`~ovnlb_core.plan.Plan` becomes one invocation whose
+commands are joined with ``--``; ovn-nbctl runs them as one OVSDB
+transaction. Every value is written in ovn-nbctl's own value syntax: strings always as double-quoted
 JSON strings (``json.dumps``, ASCII-only, so ``"``, ``\\``, ``,``, ``:``,
 ``=``, blanks, newlines, braces and non-ASCII text survive exactly), maps as
 ``{"k"="v", ...}``, sets as ``[a, b]``.
@@ -52,8 +54,9 @@ What this backend cannot guarantee (unlike :class:`~ovnlb_backends.idl.IdlBacken
   reconnect makes the re-run fail (``duplicate uuid``, ``no row``), which
   becomes ``TryAgain``, so a caller that re-reads and re-plans applies the
   change once.
-* a timeout (``--timeout``, ovn-nbctl then dies of SIGALRM) leaves the outcome
-  unknown: :class:`~ovnlb_backends.base.BackendError`.
+* a timeout (``--timeout``, ovn-nbctl then dies of SIGALRM; through a daemon,
+  no reply within ``timeout``) leaves the outcome unknown:
+  :class:`~ovnlb_backends.base.BackendError`.
 * ovn-nbctl adds a ``comment`` with its whole command line to every write
   transaction (it lands in the database log), and creates the ``NB_Global``
   row in the first invocation against a database without one, even a
@@ -72,8 +75,47 @@ in the canonical form of :mod:`ovnlb_core.nb`.
 Daemon mode: ``daemon=True`` starts ``ovn-nbctl --detach`` in a private
 temporary folder (stopped by :meth:`NbctlBackend.close`); with ``daemon=None``
 (the default) an ``OVN_NB_DAEMON`` set in the environment is used; ``False``
-always runs ovn-nbctl directly. ``OVN_NBCTL_OPTIONS`` is never passed on:
-it could change the output format this module parses.
+runs ovn-nbctl directly (but see "Large values" below). ``OVN_NBCTL_OPTIONS``
+is never passed on: it could change the output format this module parses.
+
+Talking to a daemon (and large values):
+
+* The stock client (``OVN_NB_DAEMON=... ovn-nbctl ARGS``) sends its ARGS to
+  the daemon's unixctl socket as one JSON-RPC request, verified on the
+  daemon's ``-vunixctl:dbg`` log and in ovn-dbctl.c (``dbctl_client``,
+  ``server_cmd_run``)::
+
+      {"method": "run", "params": ["--format=json", "--", <command 1 argv>,
+                                   "--", <command 2 argv>, ...], "id": 0}
+
+  i.e. its options except the client-only ones (``--timeout``, ``--db``,
+  TLS, logging) followed by ``--`` and the remaining argv strings verbatim.
+  The daemon answers ``{"result": <stdout text>, "error": null}`` or
+  ``{"result": null, "error": <message>}``; the stock client then prints
+  ``ovn-nbctl: <message>`` on stderr and exits with 1.
+* The stock client takes ARGS from its own argv, so it is bound by the
+  kernel's limits (``MAX_ARG_STRLEN``, 128 KiB per string, and ``ARG_MAX``
+  for argv plus environment): a pool of 10k members makes ~1 MB
+  ``vips`` and ``pool_<id>`` values and ``E2BIG``. This backend therefore
+  never runs the stock client: with a daemon (``daemon=True`` or
+  ``$OVN_NB_DAEMON``) **every** invocation is that ``run`` request, sent by
+  this module itself over the unix socket (no process, no shell, no argv
+  limit; the argv strings, hence the quoting, are exactly those of the
+  direct path). A daemon's error becomes the same :class:`BackendError`
+  text as the subprocess path (``ovn-nbctl failed (1): ovn-nbctl:
+  <message>``), so ``duplicate uuid`` and ``no row`` become ``TryAgain``
+  the same way. ``timeout`` bounds each request (connect, send and reply);
+  an expired one leaves the outcome unknown (the daemon finishes the
+  command on its own): :class:`BackendError`.
+* In direct mode, an invocation whose argv would not fit (one argument
+  over 100 KiB, or argv plus environment over half of ``ARG_MAX``) starts a
+  private daemon on first need (the same code as ``daemon=True``, with the
+  same remote and TLS files) and goes through it; smaller invocations stay
+  direct (fresh reads). The daemon lives until :meth:`NbctlBackend.close`.
+  Its replica is loaded when it starts and then follows the server's
+  updates: a row written by a direct invocation a moment before may not
+  have reached it yet, which makes an update of that row fail with ``no
+  row`` (``TryAgain``: the caller re-reads and re-plans).
 """
 
 from __future__ import annotations
@@ -86,6 +128,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -118,6 +161,13 @@ _HOLDER_CMDS: Final = {
 }
 
 Command = list[str]
+
+#: Longest single argv string passed to a process (Linux refuses strings over
+#: MAX_ARG_STRLEN = 128 KiB with E2BIG); longer ones go through a daemon.
+ARG_LIMIT: Final = 100 * 1024
+#: Unix socket paths longer than this do not fit ``sockaddr_un.sun_path``.
+_SUN_PATH_MAX: Final = 107
+_RECV_SIZE: Final = 1 << 20
 
 
 # ---------------------------------------------------------------------------
@@ -429,6 +479,58 @@ def _raw_commands(ops: Sequence[rawops.ResolvedOp]) -> list[Command]:
     return cmds
 
 
+def _exec_total_limit() -> int:
+    """A safe bound for argv plus environment: half of ``ARG_MAX`` (at most 1 MiB)."""
+    try:
+        arg_max = os.sysconf("SC_ARG_MAX")
+    except (ValueError, OSError):
+        arg_max = -1
+    if arg_max <= 0:
+        arg_max = 128 * 1024
+    return min(arg_max // 2, 1 << 20)
+
+
+def _fits_argv(argv: Sequence[str], env: Mapping[str, str]) -> bool:
+    """True when ``argv`` with ``env`` can be passed to a process without E2BIG.
+
+    Counts what the kernel copies: each string with its NUL, and a pointer
+    per string.
+    """
+    total = 0
+    for arg in argv:
+        size = len(arg.encode("utf-8", "surrogateescape")) + 1
+        if size > ARG_LIMIT:
+            return False
+        total += size + 8
+    for k, v in env.items():
+        total += len(k.encode("utf-8", "surrogateescape")) + len(
+            v.encode("utf-8", "surrogateescape")
+        )
+        total += 2 + 8
+    return total <= _exec_total_limit()
+
+
+def _unixctl_path(path: str) -> str:
+    """``path`` made absolute the way ovn-nbctl's client does (relative to the OVS rundir)."""
+    if os.path.isabs(path):
+        return path
+    rundir = os.environ.get("OVS_RUNDIR") or "/var/run/openvswitch"
+    return os.path.join(rundir, path)
+
+
+def _connect_unix(sock: socket.socket, path: str) -> None:
+    """Connect ``sock`` to ``path``, through ``/proc/self/fd`` when the path is too long."""
+    if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+        sock.connect(path)
+        return
+    directory, name = os.path.split(path)
+    fd = os.open(directory or ".", os.O_PATH | os.O_DIRECTORY)
+    try:
+        sock.connect(f"/proc/self/fd/{fd}/{name}")
+    finally:
+        os.close(fd)
+
+
 def _pid_alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie counts as gone: nothing may reap it in a container)."""
     try:
@@ -455,8 +557,10 @@ class NbctlBackend:
     / ``ca_cert`` are PEM files for ``ssl:`` remotes (``-p``/``-c``/``-C``).
     ``timeout`` (seconds) bounds each invocation. ``daemon``: True starts a
     private ``ovn-nbctl`` daemon, None uses ``$OVN_NB_DAEMON`` when set, False
-    never uses a daemon. ``check_basis=False`` skips the read that compares
-    a commit's basis with the database.
+    runs ovn-nbctl directly, except invocations too large for an argv, which
+    go through a private daemon started on first need (see the module
+    docstring). ``check_basis=False`` skips the read that compares a commit's
+    basis with the database.
     """
 
     def __init__(
@@ -489,22 +593,25 @@ class NbctlBackend:
         self._daemon_dir: Path | None = None
         self._daemon_pid: int | None = None
         self.daemon_socket: str | None = None
+        # The private daemon of a direct-mode backend, for oversized invocations.
+        self._oversize_socket: str | None = None
+        self._rpc_id = 0
         if daemon is None:
             self.daemon_socket = os.environ.get("OVN_NB_DAEMON") or None
         elif daemon:
-            self._start_daemon()
+            self.daemon_socket = self._start_daemon()
 
     # -- processes -------------------------------------------------------------
 
     def _env(self) -> dict[str, str]:
-        env = {
+        # Processes run directly (or detach as a daemon): never as a client
+        # of a daemon, which this module talks to itself.
+        return {
             k: v for k, v in os.environ.items() if k not in ("OVN_NBCTL_OPTIONS", "OVN_NB_DAEMON")
         }
-        if self.daemon_socket:
-            env["OVN_NB_DAEMON"] = self.daemon_socket
-        return env
 
-    def _start_daemon(self) -> None:
+    def _start_daemon(self) -> str:
+        """Start a private daemon (stopped by :meth:`close`); its unixctl socket."""
         d = Path(tempfile.mkdtemp(prefix="ovnlb-nbctl-"))
         self._daemon_dir = d
         atexit.register(self.close)
@@ -543,7 +650,7 @@ class NbctlBackend:
         except BaseException:
             self.close()
             raise
-        self.daemon_socket = str(d / "nbctl.ctl")
+        return str(d / "nbctl.ctl")
 
     def _read_pid(self) -> int | None:
         assert self._daemon_dir is not None
@@ -554,7 +661,11 @@ class NbctlBackend:
 
     @property
     def daemon_pid(self) -> int | None:
-        """PID of the daemon this backend started (None without one)."""
+        """PID of the daemon this backend started (None without one).
+
+        That is the ``daemon=True`` daemon, or the one a direct-mode backend
+        started for an oversized invocation.
+        """
         return self._daemon_pid
 
     def close(self) -> None:
@@ -574,12 +685,15 @@ class NbctlBackend:
             shutil.rmtree(self._daemon_dir, ignore_errors=True)
             self._daemon_dir = None
             self.daemon_socket = None
+            self._oversize_socket = None
 
     def _argv(self, commands: Sequence[Command], *, json_output: bool) -> list[str]:
-        argv = [self.nbctl, f"--timeout={max(1, math.ceil(self.timeout))}"]
-        if not self.daemon_socket:
-            # With --db the client would bypass a daemon; TLS belongs to the daemon too.
-            argv += [f"--db={self.remote}", *self._tls]
+        argv = [
+            self.nbctl,
+            f"--timeout={max(1, math.ceil(self.timeout))}",
+            f"--db={self.remote}",
+            *self._tls,
+        ]
         if json_output:
             argv.append("--format=json")
         for cmd in commands:
@@ -588,15 +702,27 @@ class NbctlBackend:
         return argv
 
     def _run(self, commands: Sequence[Command], *, json_output: bool = False) -> str:
-        """Run one invocation; its stdout, or BackendError with ovn-nbctl's stderr."""
+        """Run one invocation; its stdout, or BackendError with ovn-nbctl's stderr.
+
+        Through the daemon when there is one; directly otherwise, unless the
+        argv would be too large for the kernel: then through a private daemon
+        started now (see the module docstring).
+        """
+        if self.daemon_socket:
+            return self._run_in_daemon(self.daemon_socket, commands, json_output=json_output)
         argv = self._argv(commands, json_output=json_output)
+        env = self._env()
+        if not _fits_argv(argv, env):
+            if self._oversize_socket is None:
+                self._oversize_socket = self._start_daemon()
+            return self._run_in_daemon(self._oversize_socket, commands, json_output=json_output)
         self._invocations += 1
         try:
             proc = subprocess.run(
                 argv,
                 capture_output=True,
                 encoding="utf-8",
-                env=self._env(),
+                env=env,
                 timeout=self.timeout + 5,
                 check=False,
             )
@@ -616,8 +742,103 @@ class NbctlBackend:
             raise BackendError(f"ovn-nbctl failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc.stdout
 
+    def _program(self) -> str:
+        """The program name ovn-nbctl puts before its messages."""
+        return os.path.basename(self.nbctl) or "ovn-nbctl"
+
+    def _run_in_daemon(
+        self, socket_path: str, commands: Sequence[Command], *, json_output: bool
+    ) -> str:
+        """One invocation as the daemon's unixctl ``run`` request; its output.
+
+        The request is the one the stock client sends (see the module
+        docstring), written by this module: no process and no argv, so no
+        size limit. Errors read like the subprocess path's.
+        """
+        params = ["--format=json"] if json_output else []
+        for cmd in commands:
+            params += ["--", *cmd]
+        self._rpc_id += 1
+        rpc_id = self._rpc_id
+        try:
+            request = json.dumps(
+                {"method": "run", "params": params, "id": rpc_id},
+                ensure_ascii=True,
+                separators=(",", ":"),
+            ).encode("ascii")
+        except (TypeError, ValueError) as exc:
+            raise BackendError(f"cannot encode the ovn-nbctl daemon request: {exc}") from None
+        self._invocations += 1
+        prog = self._program()
+        path = _unixctl_path(socket_path)
+        deadline = time.monotonic() + self.timeout
+        stage = "connecting"
+        reply: Any = None
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(self.timeout)
+                try:
+                    _connect_unix(sock, path)
+                except OSError as exc:
+                    raise BackendError(
+                        f"ovn-nbctl failed (1): {prog}: {socket_path}: could not connect to "
+                        f"{prog} daemon ({os.strerror(exc.errno) if exc.errno else exc}); "
+                        "unset OVN_NB_DAEMON to avoid using daemon"
+                    ) from None
+                stage = "sending the request"
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                sock.sendall(request)
+                stage = "waiting for the reply"
+                reply = self._recv_reply(sock, deadline)
+        except TimeoutError:
+            raise BackendError(
+                f"the ovn-nbctl daemon at {socket_path} gave no answer within "
+                f"{self.timeout} s (while {stage}; outcome unknown)"
+            ) from None
+        except OSError as exc:
+            raise BackendError(
+                f"ovn-nbctl failed (1): {prog}: {socket_path}: transaction error "
+                f"({exc.strerror or exc}; outcome unknown)"
+            ) from None
+        if not isinstance(reply, dict) or reply.get("id") != rpc_id:
+            raise BackendError(f"unexpected reply from the ovn-nbctl daemon: {str(reply)[:200]!r}")
+        error = reply.get("error")
+        if error is not None:
+            text = error if isinstance(error, str) else json.dumps(error)
+            # The stock client prints "<prog>: <error>" and exits with 1.
+            raise BackendError(f"ovn-nbctl failed (1): {f'{prog}: {text}'.strip()}")
+        result = reply.get("result")
+        if not isinstance(result, str):
+            raise BackendError(f"unexpected reply from the ovn-nbctl daemon: {str(reply)[:200]!r}")
+        return result
+
+    @staticmethod
+    def _recv_reply(sock: socket.socket, deadline: float) -> Any:
+        """Read one JSON-RPC message (a JSON object, no framing) from ``sock``."""
+        buf = bytearray()
+        while True:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            chunk = sock.recv(_RECV_SIZE)
+            if not chunk:
+                raise OSError(0, "End of file" if buf else "connection closed")
+            buf += chunk
+            # A message ends with "}": only then can the buffer parse (a "}"
+            # inside a string fails to parse, and we read on).
+            if buf.rstrip().endswith(b"}"):
+                try:
+                    return json.loads(buf.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise BackendError(
+                        f"cannot decode the ovn-nbctl daemon's reply: {exc}"
+                    ) from None
+                except ValueError:
+                    continue
+
     def invocation_count(self) -> int:
-        """How many times ovn-nbctl was run (reads included)."""
+        """How many times ovn-nbctl was invoked (reads included).
+
+        Processes run plus ``run`` requests sent to a daemon.
+        """
         return self._invocations
 
     # -- Backend protocol --------------------------------------------------------
