@@ -13,10 +13,12 @@ import re
 import shutil
 import subprocess
 import time
+import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import ovs.db.idl
 import ovs.json
 import pytest
@@ -373,14 +375,20 @@ def test_map_changes_are_per_key_mutations(nb_server: OvnSandbox, backend: IdlBa
     commit_desired(backend, LbRowSet(lbs={LB: before}))
     nb_server.nb_appctl("vlog/set", "jsonrpc:file:dbg")
     actual = lb_rowset(backend.reader(), LB_NAME)
-    after = lb_row(
-        vips={VIP: "10.0.1.5:8080,10.0.1.7:8080", "10.0.0.10:443": "10.0.1.5:8443"},
-        external_ids={"enabled": "True", "keep": "me", "new": "1"},
-    )
-    # Another writer changes other columns and other keys of the same row meanwhile.
+
+    def changed(rows: LbRowSet) -> LbRowSet:
+        vips = {VIP: "10.0.1.5:8080,10.0.1.7:8080", "10.0.0.10:443": "10.0.1.5:8443"}
+        ext = {"enabled": "True", "keep": "me", "new": "1"}
+        return LbRowSet(lbs={LB: attrs.evolve(rows.lbs[LB], vips=vips, external_ids=ext)})
+
+    # Another writer changes other columns and keys of the same row meanwhile: the plan
+    # made before that is refused by the server (the row's version moved), nothing lost.
     nb_server.nbctl("set", "Load_Balancer", LB, "options:hairpin_snat_ip=1.2.3.4")
     nb_server.nbctl("set", "Load_Balancer", LB, "ip_port_mappings:10.0.1.5=p1:10.0.0.2")
-    backend.commit(diff(actual, LbRowSet(lbs={LB: after})), basis=actual)
+    with pytest.raises(TryAgain):
+        backend.commit(diff(actual, changed(actual)), basis=actual)
+    fresh = lb_rowset(backend.reader(), LB_NAME)
+    backend.commit(diff(fresh, changed(fresh)), basis=fresh)
 
     vips = nb_column(nb_server, "Load_Balancer", LB, "vips")
     assert vips == {VIP: "10.0.1.5:8080,10.0.1.7:8080", "10.0.0.10:443": "10.0.1.5:8443"}
@@ -390,20 +398,39 @@ def test_map_changes_are_per_key_mutations(nb_server: OvnSandbox, backend: IdlBa
     assert nb_column(nb_server, "Load_Balancer", LB, "ip_port_mappings") == {
         "10.0.1.5": "p1:10.0.0.2"
     }
-    # On the wire: verify (wait) the mutated columns, then mutate by key; no whole-map update.
-    # (ovn-nbctl's own writes above are mutations too, but never verify.)
+    # On the wire: a wait on the row's _version (36 bytes, not the old maps), then
+    # mutations by key; no whole-map update. (ovn-nbctl's writes above never wait.)
     ours = [ops for ops in transact_requests(nb_server) if any(o["op"] == "wait" for o in ops[1:])]
-    assert len(ours) == 1
-    ops = ours[0][1:]
+    assert len(ours) == 2  # the refused attempt and the one that landed
+    ops = ours[-1][1:]
     assert {o["op"] for o in ops} == {"wait", "mutate"}
     wait = next(o for o in ops if o["op"] == "wait")
-    assert sorted(wait["columns"]) == ["external_ids", "vips"]
+    assert wait["columns"] == ["_version"]
+    assert wait["rows"] == [{"_version": ["uuid", wait["rows"][0]["_version"][1]]}]
     mutations = next(o for o in ops if o["op"] == "mutate")["mutations"]
     # setkey sends "delete key" + "insert key=value" (insert never overwrites a key).
     deleted = {m[0]: sorted(m[2][1]) for m in mutations if m[1] == "delete"}
     inserted = {m[0]: dict(m[2][1]) for m in mutations if m[1] == "insert"}
     assert deleted == {"vips": sorted(["10.0.0.10:22", VIP]), "external_ids": ["new"]}
     assert inserted == {"vips": {VIP: "10.0.1.5:8080,10.0.1.7:8080"}, "external_ids": {"new": "1"}}
+
+
+@pytest.mark.ovn
+def test_untrusted_versions_fall_back_to_column_verify(
+    nb_server: OvnSandbox, backend: IdlBackend
+) -> None:
+    """After a reconnect a row's _version may be another cluster member's: verify columns."""
+    commit_desired(backend, LbRowSet(lbs={LB: lb_row()}))
+    nb_server.nb_appctl("vlog/set", "jsonrpc:file:dbg")
+    backend._idl.version_trusted.clear()  # as restart_fsm does on a reconnect
+    actual = lb_rowset(backend.reader(), LB_NAME)
+    desired = LbRowSet(lbs={LB: lb_row(vips={VIP: "10.0.1.9:8080"})})
+    backend.commit(diff(actual, desired), basis=actual)
+    (ops,) = [o for o in transact_requests(nb_server) if any(x["op"] == "wait" for x in o[1:])]
+    wait = next(o for o in ops[1:] if o["op"] == "wait")
+    assert wait["columns"] == ["vips"]
+    # The update for our own write makes the row's version trusted again.
+    assert uuidlib.UUID(LB) in backend._idl.version_trusted
 
 
 @pytest.mark.ovn

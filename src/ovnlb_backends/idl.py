@@ -6,8 +6,11 @@ cluster members (leader only by default) over ``unix:``, ``tcp:`` or
 :data:`ovnlb_core.nb.SCHEMA`, and applies a :class:`~ovnlb_core.plan.Plan` as
 one OVSDB transaction: per-key ``mutate`` for map columns (``setkey`` /
 ``delkey``), ``addvalue`` / ``delvalue`` for reference sets, inserts with the
-plan's client-chosen UUIDs (``persist_uuid``), and ``verify`` on every
-column of an existing row that the plan mutates. A TRY_AGAIN (failed verify,
+plan's client-chosen UUIDs (``persist_uuid``), and ``verify`` of what the
+plan was computed from: for a ``Load_Balancer`` row its server-side
+``_version`` (36 bytes, where the old values of ``vips`` and
+``external_ids`` can be megabytes), for other rows every column the plan
+changes. A TRY_AGAIN (failed verify,
 reconnect with the transaction in flight) becomes :class:`~ovnlb_backends.base.TryAgain`
 once the replica has resynced, so the caller can re-read, re-plan and
 re-apply; a retry of a plan that did commit then plans to nothing.
@@ -42,6 +45,8 @@ from typing import Any, Final
 import ovs.db.data
 import ovs.db.error
 import ovs.db.idl
+import ovs.db.schema
+import ovs.db.types
 import ovs.json
 import ovs.jsonrpc
 import ovs.ovsuuid
@@ -447,6 +452,10 @@ _REF_COLUMNS: Final[tuple[tuple[str, str], ...]] = tuple(
 _NAMED: Final[tuple[str, ...]] = tuple(t for t, cols in SCHEMA.items() if "name" in cols)
 
 
+#: The server's per-row version UUID (RFC 7047); see :meth:`_IndexedIdl._monitor_version`.
+VERSION: Final = "_version"
+
+
 class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
     """An ovs Idl that keeps name/referrer indexes and a canonical-row cache.
 
@@ -467,12 +476,39 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
         self.lb_pool_keys: dict[str, set[uuidlib.UUID]] = {}
         self.lb_mappings: dict[tuple[str, str], set[uuidlib.UUID]] = {}
         self.listeners: list[Callable[[str, Any, Any], None]] = []
+        #: Load_Balancer rows whose ``_version`` came from the server of the current
+        #: connection. Cluster members keep their own versions of a row, so after a
+        #: reconnect (perhaps to another member; a resumed monitor resends only what
+        #: changed) a row's version is trusted again only once the row is resent.
+        self.version_trusted: set[uuidlib.UUID] = set()
         #: Bumped on every (re)connection: a watcher catches up when it moves.
         self.generation = 0
         super().__init__(remote, helper, leader_only=leader_only)
+        self.versioned = self._monitor_version("Load_Balancer")
+
+    def _monitor_version(self, table_name: str) -> bool:
+        """Also monitor ``_version`` of ``table_name``; True when that could be arranged.
+
+        ``_version`` changes with every modification of a row. Verifying it
+        costs 36 bytes, where verifying ``external_ids`` and ``vips`` sends both
+        whole old columns (megabytes for a 10k-member pool). The ovs schema
+        parser and the IDL's index refuse names starting with ``_``, so the
+        column is added to the IDL's table after construction, before the
+        monitor request (sent on the first run) lists the columns.
+        """
+        table = self.tables.get(table_name)
+        idl_column = getattr(ovs.db.idl, "IdlColumn", None)
+        if table is None or idl_column is None or not isinstance(table.columns, dict):
+            return False
+        uuid_type = ovs.db.types.Type(ovs.db.types.BaseType(ovs.db.types.UuidType))
+        column = ovs.db.schema.ColumnSchema(VERSION, False, True, uuid_type)
+        table._table.columns[VERSION] = column
+        table.columns[VERSION] = idl_column(column)
+        return True
 
     def restart_fsm(self) -> None:
         self.stale = True
+        self.version_trusted.clear()
         self.generation += 1
         super().restart_fsm()
 
@@ -531,6 +567,11 @@ class _IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         for listener in self.listeners:
             listener(event, row, updates)
+        if row._table.name == "Load_Balancer":
+            if event == ovs.db.idl.ROW_DELETE:
+                self.version_trusted.discard(row.uuid)
+            else:
+                self.version_trusted.add(row.uuid)
         if self.stale:
             return
         table = row._table.name
@@ -1033,10 +1074,13 @@ class IdlBackend:
             # (ovs < 3.2 has no add_op: there garbage collection alone deletes it.)
             txn.add_op({"op": "delete", "table": table, "where": [["_uuid", "==", ["uuid", uuid]]]})
 
-    def _mutate_map(self, row: Any, table: str, col: str, delta: MapDelta) -> None:
+    def _mutate_map(
+        self, row: Any, table: str, col: str, delta: MapDelta, *, verify: bool = True
+    ) -> None:
         if not delta:
             return
-        row.verify(col)
+        if verify:
+            row.verify(col)
         where = f"{table}.{col}"
         for key in delta.delete:
             if not isinstance(key, str):
@@ -1070,18 +1114,33 @@ class IdlBackend:
             self._insert(txn, lb, r.uuid, cols)
         for u in plan.lb_updates:
             row = self._existing(lb, u.uuid)
+            # One 36-byte check of the row's version replaces the per-column
+            # verifies (which would send every changed column's old value).
+            by_column = not (
+                self._idl.versioned
+                and row.uuid in self._idl.version_trusted
+                and row._data.get(VERSION) is not None
+            )
+            if not by_column:
+                row.verify(VERSION)
             if u.set_protocol:
-                row.verify("protocol")
+                if by_column:
+                    row.verify("protocol")
                 self._assign(row, lb, "protocol", u.protocol)
             if u.selection_fields is not None:
-                row.verify("selection_fields")
+                if by_column:
+                    row.verify("selection_fields")
                 self._assign(row, lb, "selection_fields", u.selection_fields)
-            self._mutate_map(row, lb, "vips", u.vips)
-            self._mutate_map(row, lb, "external_ids", u.external_ids)
-            self._mutate_map(row, lb, "options", u.options)
-            self._mutate_map(row, lb, "ip_port_mappings", u.ip_port_mappings)
+            for col, delta in (
+                ("vips", u.vips),
+                ("external_ids", u.external_ids),
+                ("options", u.options),
+                ("ip_port_mappings", u.ip_port_mappings),
+            ):
+                self._mutate_map(row, lb, col, delta, verify=by_column)
             if u.health_check_add or u.health_check_remove:
-                row.verify("health_check")
+                if by_column:
+                    row.verify("health_check")
                 for h_uuid in u.health_check_remove:
                     row.delvalue("health_check", uuidlib.UUID(h_uuid))
                 for h_uuid in u.health_check_add:
