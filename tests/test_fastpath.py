@@ -9,16 +9,33 @@ byte for byte, including for rows other writers made (non-canonical text).
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import attrs
-from hypothesis import given, settings
+import pytest
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 
+import _requests_reference as ref
+from ovnlb_backends import demo
 from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_core import requests as rq
 from ovnlb_core.model import LoadBalancerState, MemberEntry, PoolState, ProtocolRow
+from ovnlb_core.octavia import (
+    HealthMonitor,
+    Listener,
+    LoadBalancer,
+    Member,
+    OctaviaView,
+    Pool,
+    Update,
+)
 from ovnlb_core.parse import parse
-from ovnlb_core.plan import LbRowSet, LoadBalancerRow
+from ovnlb_core.plan import HealthCheckRow, LbRowSet, LoadBalancerRow
+from ovnlb_core.status import rollup
+from ovnlb_core.topology import Subnet, Topology
 from ovnlb_core.translate import RowCache, translate
 from strategies import lb_states, members, statuses
 
@@ -211,3 +228,396 @@ def test_driver_with_and_without_cache_write_the_same_rows() -> None:
         driver.member_create(ms[27])
         dbs.append(backend.snapshot().tables)
     assert dbs[0] == dbs[1]
+
+
+# -- the member requests equal the straightforward implementation -----------------------------
+#
+# ``_requests_reference`` is ``ovnlb_core.requests`` (with the roll-up of ``status``) as it was
+# before the member paths were made O(changed): every request below runs through both, on the
+# same state, and must give the same state, rows, status payloads (key order included), NAT
+# updates, or the same exception.
+
+#: A third network behind a second router: a member there makes the LB join that router
+#: (``lr_ref`` grows) and that network's switch.
+_NET3 = "00000000-0000-4000-8000-0000000000a3"
+_SUBNET3 = "00000000-0000-4000-8000-0000000000a4"
+_RI3 = "00000000-0000-4000-8000-0000000000a5"
+_ROUTER2 = "00000000-0000-4000-8000-0000000000a6"
+
+
+def _third_network() -> list[dict[str, Any]]:
+    ri = {
+        "_name": _RI3,
+        "name": _RI3,
+        "addresses": ["router"],
+        "type": "router",
+        "options": {"router-port": f"lrp-{_RI3}"},
+        "external_ids": {
+            "neutron:cidrs": "10.20.0.1/24",
+            "neutron:device_owner": "network:router_interface",
+            "neutron:network_name": f"neutron-{_NET3}",
+        },
+    }
+    lrp = {
+        "_name": f"lrp-{_RI3}",
+        "name": f"lrp-{_RI3}",
+        "mac": "fa:16:3e:00:00:31",
+        "networks": ["10.20.0.1/24"],
+        "external_ids": {"neutron:network_name": f"neutron-{_NET3}"},
+    }
+    rows: list[tuple[str, dict[str, Any]]] = [
+        ("Logical_Switch_Port", ri),
+        (
+            "Logical_Switch",
+            {"_name": f"neutron-{_NET3}", "name": f"neutron-{_NET3}", "ports": [_RI3]},
+        ),
+        ("Logical_Router_Port", lrp),
+        (
+            "Logical_Router",
+            {
+                "_name": f"neutron-{_ROUTER2}",
+                "name": f"neutron-{_ROUTER2}",
+                "ports": [f"lrp-{_RI3}"],
+            },
+        ),
+    ]
+    return [{"op": "insert", "table": t, "row": r} for t, r in rows]
+
+
+_TOPOLOGY_BACKEND = MemoryBackend()
+_TOPOLOGY_BACKEND.apply_raw([*demo.topology_ops(), *_third_network()])
+_TOPOLOGY = Topology(
+    _TOPOLOGY_BACKEND.reader(),
+    {**demo.SUBNETS, _SUBNET3: Subnet(_SUBNET3, _NET3, "10.20.0.0/24")},
+)
+
+_LB = demo.LB
+_POOLS = [demo.POOL, "00000000-0000-4000-8000-0000000000b2"]
+_LISTENERS = [demo.LISTENER, "00000000-0000-4000-8000-0000000000c2"]
+_HMS = [demo.HM, "00000000-0000-4000-8000-0000000000d2"]
+_MEMBER_IDS = [f"00000000-0000-4000-8000-0000000000e{i}" for i in range(6)]
+#: 10.10.10.10 has a port on the member network (health checks map it: ONLINE), the others
+#: have none (ERROR); 172.24.4.x is in the VIP subnet (a member without subnet is valid).
+_ADDRESSES = ["10.10.10.10", "10.10.10.11", "10.10.10.12", "172.24.4.20", "10.20.0.5"]
+_SUBNET_IDS = [demo.MEMBER_SUBNET, demo.MEMBER_SUBNET, None, demo.VIP_SUBNET, _SUBNET3]
+
+octavia_members = st.builds(
+    Member,
+    st.sampled_from(_MEMBER_IDS),
+    st.sampled_from(_POOLS),
+    st.sampled_from(_ADDRESSES),
+    st.sampled_from([80, 81]),
+    st.sampled_from(_SUBNET_IDS),
+    st.booleans(),
+)
+
+
+def _strict(state: LoadBalancerState | None) -> object:
+    """The state with every dict's order, and the rows with their key order."""
+    if state is None:
+        return None
+    rows = translate(state)
+    return (
+        state,
+        [
+            (
+                r.member_status,
+                list(r.ip_port_mappings.items()),
+                list(r.options.items()),
+                list(r.extra_ids.items()),
+                r.ls_refs,
+                r.lr_ref,
+            )
+            for r in state.rows
+        ],
+        rows,
+        [
+            (list(r.external_ids.items()), list(r.vips.items()), list(r.ip_port_mappings.items()))
+            for r in rows.lbs.values()
+        ],
+    )
+
+
+def _event(what: str) -> None:
+    """Counted by ``--hypothesis-show-statistics`` (what the random requests reached)."""
+    if currently_in_test_context():
+        event(what)
+
+
+def _same(
+    name: str, ctx: rq.Context, state: LoadBalancerState | None, *args: Any
+) -> LoadBalancerState | None:
+    """``name`` through both implementations: equal results; the new state."""
+    try:
+        expected: ref.Outcome = getattr(ref, name)(ctx, state, *args)
+    except Exception as exc:
+        _event(f"{name}: {type(exc).__name__}")
+        with pytest.raises(type(exc)):
+            getattr(rq, name)(ctx, state, *args)
+        return state
+    _event(f"{name}: ok")
+    got: rq.Outcome = getattr(rq, name)(ctx, state, *args)
+    # (Two Outcome classes: compare their fields.)
+    assert (got.state, got.statuses, got.nat_updates) == (
+        expected.state,
+        expected.statuses,
+        expected.nat_updates,
+    )
+    assert json.dumps(got.statuses) == json.dumps(expected.statuses)
+    assert _strict(got.state) == _strict(expected.state)
+    return got.state
+
+
+def _same_health(ctx: Any, state: LoadBalancerState, *args: Any) -> LoadBalancerState | None:
+    expected = ref.member_health(ctx, state, *args)
+    got = rq.member_health(ctx, state, *args)
+    _event(f"member_health: {len(got[1])} reports")
+    assert got == expected
+    assert json.dumps(got[1]) == json.dumps(expected[1])
+    assert _strict(got[0]) == _strict(expected[0])
+    return got[0]
+
+
+def _hm(i: int, pool: int, admin: bool = True) -> HealthMonitor:
+    return HealthMonitor(_HMS[i], _POOLS[pool], "TCP", 10, 5, 3, 3, admin)
+
+
+def _start(ctx: rq.Context, data: st.DataObject) -> LoadBalancerState | None:
+    lb = LoadBalancer(
+        _LB, "172.24.4.9", demo.VIP_PORT, demo.NET, demo.VIP_SUBNET, admin_state_up=True
+    )
+    state = _same("lb_create", ctx, None, lb)
+    for i in range(data.draw(st.integers(1, 2), label="listeners")):
+        li = Listener(_LISTENERS[i], _LB, "TCP", 80 + i, None, data.draw(st.booleans()))
+        state = _same("listener_create", ctx, state, li)
+    for i in range(data.draw(st.integers(1, 2), label="pools")):
+        listener = _LISTENERS[i] if data.draw(st.booleans()) else None
+        pool = Pool(
+            _POOLS[i],
+            _LB,
+            listener,
+            "TCP",
+            "SOURCE_IP_PORT",
+            admin_state_up=data.draw(st.booleans()),
+        )
+        state = _same("pool_create", ctx, state, pool)
+    return state
+
+
+REQUESTS = st.sampled_from(
+    [
+        "member_create",
+        "member_create",
+        "member_delete",
+        "member_update",
+        "member_batch_update",
+        "member_batch_update",
+        "hm_create",
+        "hm_delete",
+        "hm_update",
+        "member_health",
+        "fip_associate",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(REQUESTS, min_size=1, max_size=14), st.data())
+def test_member_requests_equal_the_reference(requests: list[str], data: st.DataObject) -> None:
+    """Random request sequences on a real topology: the same outcome as the reference."""
+    view = OctaviaView()
+    if data.draw(st.booleans(), label="pool admin in view"):
+        view.pools[_POOLS[0]] = {"pool_id": _POOLS[0], "admin_state_up": data.draw(st.booleans())}
+    ctx = rq.Context(_TOPOLOGY, view)
+    state = _start(ctx, data)
+    for name in requests:
+        if state is None:
+            break
+        pool = data.draw(st.integers(0, 1))
+        if name == "member_create":
+            m = data.draw(octavia_members)
+            state = _same(name, ctx, state, m)
+        elif name == "member_delete":
+            state = _same(name, ctx, state, data.draw(octavia_members))
+        elif name == "member_update":
+            old = data.draw(octavia_members)
+            new = attrs.evolve(old, admin_state_up=data.draw(st.booleans()))
+            changed = frozenset(data.draw(st.sets(st.sampled_from(["admin_state_up", "weight"]))))
+            state = _same(name, ctx, state, Update(old, new, changed))
+        elif name == "member_batch_update":
+            batch = data.draw(st.lists(octavia_members, max_size=6))
+            state = _same(name, ctx, state, _POOLS[pool], batch)
+        elif name == "hm_create":
+            state = _same(name, ctx, state, _hm(pool, pool, data.draw(st.booleans())))
+        elif name == "hm_delete":
+            state = _same(name, ctx, state, _hm(pool, pool))
+        elif name == "hm_update":
+            admin = data.draw(st.booleans())
+            upd = Update(
+                _hm(pool, pool, not admin), _hm(pool, pool, admin), frozenset({"admin_state_up"})
+            )
+            state = _same(name, ctx, state, upd)
+        elif name == "member_health":
+            row = state.rows[0]
+            key = data.draw(st.sampled_from([*row.ip_port_mappings, "10.10.10.99"]))
+            value = row.ip_port_mappings.get(key, "p:10.10.10.3")
+            lsp, _, src = value.partition(":")
+            status = data.draw(st.sampled_from(["online", "offline", "error", None]))
+            deleted = data.draw(st.booleans())
+            args = (key, data.draw(st.sampled_from([80, 81])), "tcp", lsp, src, status, deleted)
+            state = _same_health(ctx, state, *args)
+        elif name == "fip_associate":
+            state = _same(name, ctx, state, "203.0.113.10", "vip", ["172.24.4.9"])
+
+
+# Entries whose texts collide: ``member_a_10.0.0.1:80_10.0.0.2:81_s`` is both
+# (a_10.0.0.1:80, 10.0.0.2, 81, s) and (a, 10.0.0.1, 80, 10.0.0.2:81_s).
+_ODD_IDS = ["a", "a_10.0.0.1:80", "b", "b_"]
+_ODD_SUBNETS = ["s", "10.0.0.2:81_s", "", "None"]
+odd_entries = st.builds(
+    MemberEntry,
+    st.sampled_from(_ODD_IDS),
+    st.sampled_from(["10.0.0.1", "10.0.0.2"]),
+    st.sampled_from([80, 81]),
+    st.sampled_from(_ODD_SUBNETS),
+)
+
+
+@st.composite
+def odd_states(draw: st.DrawFn) -> LoadBalancerState:
+    """Rows other writers could have made: duplicate ids, the same entry object twice,
+    colliding texts, duplicate status keys, a pool in both admin forms, health checks."""
+    state = draw(lb_states())
+    row = state.rows[0]
+    ms = draw(st.lists(odd_entries, max_size=6))
+    twice = draw(st.booleans())
+    if ms and twice:
+        ms.append(ms[0])  # the same object twice
+    pid = "00000000-0000-4000-8000-0000000000f1"
+    pools = [PoolState(pid, True, tuple(ms))]
+    if draw(st.booleans()):
+        pools.append(PoolState(pid, False, tuple(draw(st.lists(odd_entries, max_size=3)))))
+    if draw(st.booleans()):
+        other = PoolState(
+            "00000000-0000-4000-8000-0000000000f2",
+            True,
+            tuple(draw(st.lists(odd_entries, max_size=3))),
+        )
+        pools.append(other)
+    pairs = draw(st.lists(st.tuples(st.sampled_from(_ODD_IDS), statuses), max_size=8))
+    empty_not_none = draw(st.booleans())
+    member_status = tuple(pairs) if pairs or empty_not_none else None
+    row = attrs.evolve(row, pools=(*row.pools, *pools), member_status=member_status)
+    return state.replace(state.rows[0], row)
+
+
+odd_requests = st.builds(
+    Member,
+    st.sampled_from(_ODD_IDS),
+    st.just("00000000-0000-4000-8000-0000000000f1"),
+    st.sampled_from(["10.0.0.1", "10.0.0.2"]),
+    st.sampled_from([80, 81]),
+    st.sampled_from(["s", "10.0.0.2:81_s", "None"]),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    odd_states(),
+    st.lists(
+        st.sampled_from(["create", "delete", "update", "batch", "hm_delete"]),
+        min_size=1,
+        max_size=6,
+    ),
+    st.data(),
+)
+def test_member_requests_on_odd_rows_equal_the_reference(
+    start: LoadBalancerState, requests: list[str], data: st.DataObject
+) -> None:
+    """Member lookups by text and by id, and roll-ups, on rows ovnlb would not write."""
+    ctx = rq.Context(_TOPOLOGY, OctaviaView())
+    pid = "00000000-0000-4000-8000-0000000000f1"
+    state: LoadBalancerState | None = start
+    for name in requests:
+        if state is None or state.row_with_pool(pid) is None:
+            break
+        m = data.draw(odd_requests)
+        if name == "create":
+            state = _same("member_create", ctx, state, m)
+        elif name == "delete":
+            state = _same("member_delete", ctx, state, m)
+        elif name == "update":
+            upd = Update(m, m, frozenset(data.draw(st.sets(st.just("admin_state_up")))))
+            state = _same("member_update", ctx, state, upd)
+        elif name == "batch":
+            state = _same(
+                "member_batch_update",
+                ctx,
+                state,
+                pid,
+                data.draw(st.lists(odd_requests, max_size=6)),
+            )
+        else:
+            state = _same("hm_delete", ctx, state, HealthMonitor(_HMS[0], pid, "TCP"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(lb_states(), st.data())
+def test_rollup_equals_the_reference(state: LoadBalancerState, data: st.DataObject) -> None:
+    """Every row, any admin states in Octavia's view: the reference roll-up, key order too;
+    with ``members=False`` the same but an empty member list."""
+    view = OctaviaView()
+    for row in state.rows:
+        for p in row.pools:
+            if data.draw(st.booleans()):
+                view.pools[p.id] = {"admin_state_up": data.draw(st.booleans())}
+        for li in row.listeners:
+            if data.draw(st.booleans()):
+                view.listeners[li.id] = {"admin_state_up": data.draw(st.booleans())}
+    if data.draw(st.booleans()):
+        view.loadbalancers[state.name] = {"admin_state_up": data.draw(st.booleans())}
+    for row in state.rows:
+        # Statuses of some members, ERROR for some, and stale keys.
+        ids = [m.id for p in row.pools for m in p.members] + [
+            "00000000-0000-4000-8000-00000000ffff"
+        ]
+        pairs = data.draw(st.lists(st.tuples(st.sampled_from(ids), statuses), max_size=8))
+        row = attrs.evolve(row, member_status=tuple(pairs) if pairs else row.member_status)
+        expected = ref.rollup(state.name, row, view)
+        got = rollup(state.name, row, view)
+        assert json.dumps(got) == json.dumps(expected)
+        assert rollup(state.name, row, view, statuses=row.statuses()) == expected
+        partial = rollup(state.name, row, view, members=False)
+        assert json.dumps(partial) == json.dumps({**expected, "members": []})
+
+
+@pytest.mark.parametrize("order", [0, 1])
+@pytest.mark.parametrize("request_index", [0, 1])
+@pytest.mark.parametrize("name", ["member_create", "member_delete", "member_batch_update"])
+def test_colliding_texts_equal_the_reference(order: int, request_index: int, name: str) -> None:
+    """Two entries with different ids and one text: the first in the pool is the one found."""
+    pid = "00000000-0000-4000-8000-0000000000f1"
+    x = MemberEntry("a", "10.0.0.1", 80, "10.0.0.2:81_s")
+    y = MemberEntry("a_10.0.0.1:80", "10.0.0.2", 81, "s")
+    assert x.text() == y.text()
+    entries = (x, y) if order == 0 else (y, x)
+    hc = HealthCheckRow("00000000-0000-4000-8000-0000000000f9", "10.0.0.100:80", {}, {})
+    row = ProtocolRow(
+        uuid="00000000-0000-4000-8000-0000000000f8",
+        protocol="tcp",
+        vip="10.0.0.100",
+        pools=(
+            PoolState(pid, True, entries),
+            PoolState("00000000-0000-4000-8000-0000000000f2", True, (y,)),
+        ),
+        member_status=(("a", "ERROR"), ("a_10.0.0.1:80", "ONLINE")),
+        ip_port_mappings={"10.0.0.1": "p1:10.0.0.3", "10.0.0.2": "p2:10.0.0.3"},
+        health_checks=(hc,),
+    )
+    state = LoadBalancerState("lb", (row,))
+    e = entries[request_index]
+    m = Member(e.id, pid, e.address, e.port, e.subnet_id)
+    ctx = rq.Context(_TOPOLOGY, OctaviaView())
+    args: tuple[Any, ...] = (pid, [m]) if name == "member_batch_update" else (m,)
+    _same(name, ctx, state, *args)

@@ -13,7 +13,8 @@ the correct thing; docs/compat.md lists every such deviation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -70,19 +71,6 @@ class Outcome:
 
 
 # -- small helpers --------------------------------------------------------------------
-
-
-def _set_status(row: ProtocolRow, member_id: str, value: str) -> ProtocolRow:
-    statuses = row.statuses()
-    statuses[member_id] = value
-    return attrs.evolve(row, member_status=tuple(statuses.items()))
-
-
-def _drop_statuses(row: ProtocolRow, member_ids: Iterable[str]) -> ProtocolRow:
-    statuses = row.statuses()
-    for mid in member_ids:
-        statuses.pop(mid, None)
-    return attrs.evolve(row, member_status=tuple(statuses.items()) if statuses else None)
 
 
 def _replace_pool(row: ProtocolRow, pool: PoolState) -> ProtocolRow:
@@ -292,6 +280,279 @@ def _untarget_hcs(row: ProtocolRow, pool_id: str) -> ProtocolRow:
         for h in row.health_checks
     )
     return row if hcs == row.health_checks else attrs.evolve(row, health_checks=hcs)
+
+
+# -- one row edited by a member request ---------------------------------------------------
+
+_MEMBER_ID = operator.attrgetter("id")
+
+
+class _MemberIndex:
+    """Where each member id sits in a pool's member tuple.
+
+    Lookups by id, and by entry text (:meth:`MemberEntry.text`), cost a C-speed scan
+    of the ids for the first few and O(1) after (an id -> positions dict is built on
+    the ninth): no member's text is built for a lookup. An entry ``member_<id>_...``
+    can only equal the text of a member whose id is the text between ``member_`` and
+    one of the later ``_``, so only the members with those ids are compared (by their
+    full text).
+    """
+
+    __slots__ = ("_first", "_groups", "_ids", "_lookups", "members")
+
+    #: Lookups answered by scanning before the dict is built.
+    SCANS = 8
+
+    def __init__(self, members: tuple[MemberEntry, ...]) -> None:
+        self.members = members
+        self._ids: list[str] | None = None
+        self._lookups = 0
+        #: id -> its first position; None until built.
+        self._first: dict[str, int] | None = None
+        #: id -> every position, only when some id occurs more than once.
+        self._groups: dict[str, list[int]] | None = None
+
+    def _build(self, ids: list[str]) -> None:
+        n = len(ids)
+        # Later positions are overwritten by earlier ones: the first position stays.
+        self._first = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
+        if len(self._first) != n:
+            groups: dict[str, list[int]] = {}
+            for i, mid in enumerate(ids):
+                groups.setdefault(mid, []).append(i)
+            self._groups = groups
+
+    def positions(self, member_id: str) -> Sequence[int]:
+        """Every position of ``member_id``, ascending."""
+        if self._ids is None:
+            self._ids = list(map(_MEMBER_ID, self.members))
+        self._lookups += 1
+        if self._first is None and self._lookups > self.SCANS:
+            self._build(self._ids)
+        if self._groups is not None:
+            return self._groups.get(member_id, ())
+        if self._first is not None:
+            i = self._first.get(member_id)
+            return () if i is None else (i,)
+        out: list[int] = []
+        i = -1
+        while True:
+            try:
+                i = self._ids.index(member_id, i + 1)
+            except ValueError:
+                return out
+            out.append(i)
+
+    def by_id(self, member_id: str, skip: Collection[int] = ()) -> int | None:
+        """The first position of ``member_id`` not in ``skip``."""
+        return next((i for i in self.positions(member_id) if i not in skip), None)
+
+    def by_text(self, text: str, skip: Collection[int] = ()) -> int | None:
+        """The first position (not in ``skip``) whose member's text is ``text``."""
+        if not text.startswith("member_"):
+            return None
+        best: int | None = None
+        k = text.find("_", 7)
+        while k >= 0:
+            for i in self.positions(text[7:k]):
+                if i in skip or (best is not None and i >= best):
+                    continue
+                if self.members[i].text() == text:
+                    best = i
+                    break
+            k = text.find("_", k + 1)
+        return best
+
+    def without(self, gone: Collection[int]) -> tuple[MemberEntry, ...]:
+        """The members, those at the positions ``gone`` left out (C-speed slices)."""
+        out: list[MemberEntry] = []
+        start = 0
+        for i in sorted(gone):
+            out += self.members[start:i]
+            start = i + 1
+        out += self.members[start:]
+        return tuple(out)
+
+
+class _RowDraft:
+    """One row changed by a member or health-monitor request, rebuilt once at the end.
+
+    The columns those requests change (member statuses, ``ls_refs``, switches,
+    routers, ``lr_ref``, ``ip_port_mappings``, one pool) are kept as mutable
+    copies, so k changes cost O(k) plus one O(N) rebuild in :meth:`finish`, where
+    rebuilding the row per change cost O(N) each (O(N^2) for a batch). The
+    ``associate_*``/``disassociate_ls`` methods do what the row-level helpers of the
+    same name do; :meth:`finish` gives the row that rebuilding it after each change,
+    one by one, would give (tests/test_fastpath.py checks it against that).
+    """
+
+    def __init__(self, row: ProtocolRow) -> None:
+        self.row = row
+        self._statuses: dict[str, str] | None = None
+        self._statuses_changed = False
+        self._refs: dict[str, int] | None = None
+        self._refs_changed = False
+        self._switches: set[str] | None = None
+        self._routers: set[str] | None = None
+        self._lr_ref = row.lr_ref
+        self._lr_ref_changed = False
+        self._mappings: dict[str, str] | None = None
+        self._pool: PoolState | None = None
+        self._others: dict[str, dict[str, list[str]]] = {}
+
+    # -- member statuses ---------------------------------------------------------------
+
+    def statuses(self) -> dict[str, str]:
+        """The current ``neutron:member_status`` as a dict (read only: use the setters)."""
+        if self._statuses is None:
+            self._statuses = self.row.statuses()
+        return self._statuses
+
+    def set_status(self, member_id: str, value: str) -> None:
+        """One member's status."""
+        self.statuses()[member_id] = value
+        self._statuses_changed = True
+
+    def update_statuses(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Every pair set in order (the status write of ``_add_members``)."""
+        self.statuses().update(pairs)
+        self._statuses_changed = True
+
+    def drop_statuses(self, member_ids: Iterable[str]) -> None:
+        """Remove these members' statuses (the column goes when none is left)."""
+        statuses = self.statuses()
+        for mid in member_ids:
+            statuses.pop(mid, None)
+        self._statuses_changed = True
+
+    # -- switches and routers ------------------------------------------------------------
+
+    def _ref_counts(self) -> dict[str, int]:
+        if self._refs is None:
+            self._refs = self.row.ls_ref_counts()
+        return self._refs
+
+    def _switch_set(self) -> set[str]:
+        if self._switches is None:
+            self._switches = set(self.row.switches)
+        return self._switches
+
+    def _router_set(self) -> set[str]:
+        if self._routers is None:
+            self._routers = set(self.row.routers)
+        return self._routers
+
+    def associate_ls(self, topo: Topology, ls: str) -> None:
+        """``_associate_ls`` (``extra`` 0)."""
+        if not topo.switch_exists(ls) or topo.is_provider(ls):
+            return
+        refs = self._ref_counts()
+        refs[ls] = refs[ls] + 1 if ls in refs else 1
+        self._refs_changed = True
+        self._switch_set().add(ls)
+
+    def disassociate_ls(self, topo: Topology, ls: str) -> None:
+        """``_disassociate_ls`` (deviation B40 included)."""
+        refs = self._ref_counts()
+        detach = False
+        if ls not in refs:
+            detach = True
+        elif refs[ls] <= 1:
+            del refs[ls]
+            detach = True
+            self._refs_changed = True
+        else:
+            refs[ls] -= 1
+            self._refs_changed = True
+        if detach:
+            version = _vip_version(self.row)
+            routers = self._routers if self._routers is not None else self.row.routers
+            if not any(ls in topo.switches_of_router(lr, version) for lr in routers):
+                self._switch_set().discard(ls)
+
+    def associate_lr(self, topo: Topology, lr: str) -> None:
+        """``_associate_lr``."""
+        if not topo.router_exists(lr):
+            return
+        self._switch_set().update(topo.switches_of_router(lr, _vip_version(self.row)))
+        lr_ref = self._lr_ref
+        if lr not in (lr_ref or ()):
+            self._lr_ref = (*lr_ref, lr) if lr_ref else (lr,)
+            self._lr_ref_changed = True
+        self._router_set().add(lr)
+
+    def associate_subnet_routers(self, topo: Topology, subnet_id: str | None) -> None:
+        """``_associate_subnet_routers``."""
+        subnet = topo.subnet(subnet_id)
+        if subnet is None:
+            return
+        for lr in topo.routers_of_subnet(ovn_name(subnet.network_id), subnet.cidr):
+            self.associate_lr(topo, lr)
+
+    # -- health-check mappings -------------------------------------------------------------
+
+    def hm_member(self, topo: Topology, e: MemberEntry) -> str:
+        """Map a member for health checks (spec 4.3); its status ``ONLINE`` or ``ERROR``."""
+        lsp = topo.member_port(e.subnet_id, e.address)
+        src = topo.hm_source_ip(e.subnet_id)
+        if lsp is None or src is None:
+            return "ERROR"
+        if self._mappings is None:
+            self._mappings = dict(self.row.ip_port_mappings)
+        self._mappings[bracket(e.address)] = f"{lsp.get('name')}:{bracket(src)}"
+        return "ONLINE"
+
+    def hm_member_unmap(self, e: MemberEntry, pool_id: str) -> None:
+        """Remove a member's mapping unless another pool's monitored member shares its IP
+        (the other pools' members are indexed by address once per draft)."""
+        others = self._others.get(pool_id)
+        if others is None:
+            others = self._others[pool_id] = {}
+            for p in self.row.pools:
+                if p.id != pool_id:
+                    for m in p.members:
+                        others.setdefault(m.address, []).append(m.id)
+        statuses = self.statuses()
+        if any(
+            statuses.get(mid, "NO_MONITOR") != "NO_MONITOR" for mid in others.get(e.address, ())
+        ):
+            return
+        key = bracket(e.address)
+        mappings = self._mappings if self._mappings is not None else self.row.ip_port_mappings
+        if key not in mappings:
+            return
+        if self._mappings is None:
+            self._mappings = dict(self.row.ip_port_mappings)
+        del self._mappings[key]
+
+    # -- pools -------------------------------------------------------------------------------
+
+    def replace_pool(self, pool: PoolState) -> None:
+        """``_replace_pool`` (applied in :meth:`finish`)."""
+        self._pool = pool
+
+    def finish(self) -> ProtocolRow:
+        """The row with every change applied."""
+        changes: dict[str, Any] = {}
+        if self._statuses_changed:
+            assert self._statuses is not None
+            # A status set leaves the dict non-empty; only drops can empty it (-> None).
+            changes["member_status"] = tuple(self._statuses.items()) or None
+        if self._refs_changed:
+            assert self._refs is not None
+            changes["ls_refs"] = tuple(self._refs.items())
+        if self._switches is not None:
+            changes["switches"] = frozenset(self._switches)
+        if self._routers is not None:
+            changes["routers"] = frozenset(self._routers)
+        if self._lr_ref_changed:
+            changes["lr_ref"] = self._lr_ref
+        if self._mappings is not None:
+            changes["ip_port_mappings"] = self._mappings
+        if self._pool is not None:
+            pool = self._pool
+            changes["pools"] = (*(p for p in self.row.pools if p.id != pool.id), pool)
+        return attrs.evolve(self.row, **changes) if changes else self.row
 
 
 # -- load balancer ----------------------------------------------------------------------
@@ -610,6 +871,29 @@ def pool_delete(ctx: Context, state: LoadBalancerState | None, pool: Pool) -> Ou
 # -- members ------------------------------------------------------------------------------
 
 
+class _SubnetOf:
+    """``_member_subnet`` for one request, the VIP subnet looked up at most once."""
+
+    def __init__(self, ctx: Context, lb_id: str, row: ProtocolRow) -> None:
+        self.ctx = ctx
+        self.lb_id = lb_id
+        self.row = row
+        self._vip: str | None = None
+        self._looked_up = False
+
+    def __call__(self, m: Member) -> str:
+        if m.subnet_id:
+            return m.subnet_id
+        if not self._looked_up:
+            self._vip = _vip_subnet(self.ctx, self.lb_id, self.row) or ""
+            self._looked_up = True
+        return self._vip or ""
+
+    def entry(self, m: Member) -> MemberEntry:
+        """``_entry_of``."""
+        return MemberEntry(m.id, m.address, m.protocol_port, self(m))
+
+
 def _member_subnet(ctx: Context, lb_id: str, row: ProtocolRow, m: Member) -> str:
     if m.subnet_id:
         return m.subnet_id
@@ -618,35 +902,6 @@ def _member_subnet(ctx: Context, lb_id: str, row: ProtocolRow, m: Member) -> str
 
 def _entry_of(ctx: Context, lb_id: str, row: ProtocolRow, m: Member) -> MemberEntry:
     return MemberEntry(m.id, m.address, m.protocol_port, _member_subnet(ctx, lb_id, row, m))
-
-
-def _hm_member(row: ProtocolRow, topo: Topology, e: MemberEntry) -> tuple[ProtocolRow, str]:
-    """Map a member for health checks (spec 4.3); its status ``ONLINE`` or ``ERROR``."""
-    lsp = topo.member_port(e.subnet_id, e.address)
-    src = topo.hm_source_ip(e.subnet_id)
-    if lsp is None or src is None:
-        return row, "ERROR"
-    mappings = dict(row.ip_port_mappings)
-    mappings[bracket(e.address)] = f"{lsp.get('name')}:{bracket(src)}"
-    return attrs.evolve(row, ip_port_mappings=mappings), "ONLINE"
-
-
-def _hm_member_unmap(row: ProtocolRow, e: MemberEntry, pool_id: str) -> ProtocolRow:
-    """Remove a member's mapping unless another pool's monitored member shares its IP."""
-    statuses = row.statuses()
-    for p, m in row.all_members():
-        if (
-            p.id != pool_id
-            and m.address == e.address
-            and statuses.get(m.id, "NO_MONITOR") != ("NO_MONITOR")
-        ):
-            return row
-    key = bracket(e.address)
-    if key not in row.ip_port_mappings:
-        return row
-    mappings = dict(row.ip_port_mappings)
-    del mappings[key]
-    return attrs.evolve(row, ip_port_mappings=mappings)
 
 
 def _member_nat_updates(
@@ -683,39 +938,45 @@ def _pool_row(
 
 def _add_members(
     ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
-) -> tuple[LoadBalancerState, ProtocolRow, list[NatUpdate]]:
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str], list[NatUpdate]]:
+    """Append the members not in the pool yet (by entry text); the new state, row, the row's
+    statuses (``row.statuses()``) and the NAT updates. O(len(members)) plus one row rebuild."""
     state, row, pool = _pool_row(state, pool_id)
     topo = ctx.topology
-    texts = {m.text() for m in pool.members}
+    draft = _RowDraft(row)
+    subnet_of = _SubnetOf(ctx, state.name, row)
+    index = _MemberIndex(pool.members)
+    added_texts: set[str] = set()
     new_members = list(pool.members)
     added: list[MemberEntry] = []
     has_hc = bool(row.health_checks)
     statuses: list[tuple[str, str]] = []
     for m in members:
-        e = _entry_of(ctx, state.name, row, m)
-        if e.text() in texts:
-            statuses.append((m.id, row.statuses().get(m.id, "NO_MONITOR")))
+        e = subnet_of.entry(m)
+        text = e.text()
+        if text in added_texts or index.by_text(text) is not None:
+            # Not changed so far in this request: the row's statuses as they came.
+            statuses.append((m.id, draft.statuses().get(m.id, "NO_MONITOR")))
             continue
-        texts.add(e.text())
+        added_texts.add(text)
         new_members.append(e)
         added.append(e)
         subnet = topo.subnet(e.subnet_id)
         if subnet is not None:
-            row = _associate_ls(row, topo, ovn_name(subnet.network_id))
-            row = _associate_subnet_routers(row, topo, e.subnet_id)
+            draft.associate_ls(topo, ovn_name(subnet.network_id))
+            draft.associate_subnet_routers(topo, e.subnet_id)
         if not m.admin_state_up:
             value = "OFFLINE"
         elif has_hc:
-            row, value = _hm_member(row, topo, e)
+            value = draft.hm_member(topo, e)
         else:
             value = "NO_MONITOR"
         statuses.append((m.id, value))
-    row = _replace_pool(row, attrs.evolve(pool, members=tuple(new_members)))
-    current = row.statuses()
-    current.update(statuses)
-    row = attrs.evolve(row, member_status=tuple(current.items()))
-    state = state.replace(state.row_with_pool(pool_id), row)  # type: ignore[arg-type]
-    return state, row, _member_nat_updates(row, topo, added)
+    draft.replace_pool(attrs.evolve(pool, members=tuple(new_members)))
+    draft.update_statuses(statuses)
+    new_row = draft.finish()
+    state = state.replace(row, new_row)
+    return state, new_row, draft.statuses(), _member_nat_updates(new_row, topo, added)
 
 
 def member_create(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
@@ -730,8 +991,8 @@ def _member_create_many(
     for m in members:
         validate.member(m, lb_row, _vip_subnet_obj(ctx, state, lb_row))
     assert pool_id is not None
-    state, row, nats = _add_members(ctx, state, pool_id, members)  # type: ignore[arg-type]
-    return Outcome(state, (rollup(state.name, row, ctx.view),), tuple(nats))
+    state, row, statuses, nats = _add_members(ctx, state, pool_id, members)  # type: ignore[arg-type]
+    return Outcome(state, (rollup(state.name, row, ctx.view, statuses=statuses),), tuple(nats))
 
 
 def _vip_subnet_obj(ctx: Context, state: LoadBalancerState | None, row: ProtocolRow | None) -> Any:
@@ -742,39 +1003,50 @@ def _vip_subnet_obj(ctx: Context, state: LoadBalancerState | None, row: Protocol
 
 def _remove_members(
     ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
-) -> tuple[LoadBalancerState, ProtocolRow]:
-    state, row, _pool = _pool_row(state, pool_id)
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str]]:
+    """Remove each member's entry (by text, else by id); the new state, row and its statuses.
+
+    O(len(members)) plus one rebuild of the pool and the row.
+    """
+    state, row, pool = _pool_row(state, pool_id)
     topo = ctx.topology
+    draft = _RowDraft(row)
+    subnet_of = _SubnetOf(ctx, state.name, row)
+    index = _MemberIndex(pool.members)
+    has_hc = bool(row.health_checks)
+    gone: set[int] = set()
     removed_ids = []
     for m in members:
-        e = _entry_of(ctx, state.name, row, m)
-        current = row.pool(pool_id)
-        assert current is not None
-        found = next((x for x in current.members if x.text() == e.text()), None)
-        if found is None:
-            found = next((x for x in current.members if x.id == m.id), None)
+        e = subnet_of.entry(m)
+        i = index.by_text(e.text(), gone)
+        if i is None:
+            i = index.by_id(m.id, gone)
         removed_ids.append(m.id)
-        if found is None:
+        if i is None:
             continue
-        if row.health_checks:
-            row = _hm_member_unmap(row, found, pool_id)
-        row = _replace_pool(
-            row, attrs.evolve(current, members=tuple(x for x in current.members if x is not found))
-        )
+        found = pool.members[i]
+        # The entry object goes wherever it occurs (the same object can only recur under
+        # its own id).
+        gone.update(j for j in index.positions(found.id) if pool.members[j] is found)
+        if has_hc:
+            draft.hm_member_unmap(found, pool_id)
         subnet = topo.subnet(found.subnet_id)
         if subnet is not None:
-            row = _disassociate_ls(row, topo, ovn_name(subnet.network_id))
-    row = _drop_statuses(row, removed_ids)
-    state = state.replace(state.row_with_pool(pool_id), row)  # type: ignore[arg-type]
-    return state, row
+            draft.disassociate_ls(topo, ovn_name(subnet.network_id))
+    if gone:
+        draft.replace_pool(attrs.evolve(pool, members=index.without(gone)))
+    draft.drop_statuses(removed_ids)
+    new_row = draft.finish()
+    state = state.replace(row, new_row)
+    return state, new_row, draft.statuses()
 
 
 def member_delete(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
     """``member_delete``: remove the entry, uncount its switch; roll-up with the member DELETED."""
     if state is None or member.pool_id is None or state.row_with_pool(member.pool_id) is None:
         return Outcome(state, ({"members": [entry(member.id, DELETED)]},))
-    state, row = _remove_members(ctx, state, member.pool_id, [member])
-    report = rollup(state.name, row, ctx.view)
+    state, row, statuses = _remove_members(ctx, state, member.pool_id, [member])
+    report = rollup(state.name, row, ctx.view, statuses=statuses, members=False)
     report["members"] = [entry(member.id, DELETED)]
     return Outcome(state, (report,))
 
@@ -792,23 +1064,30 @@ def _updated_status(prev: str | None, has_hc: bool, m: Member, admin_given: bool
 def _update_members(
     ctx: Context, state: LoadBalancerState, pool_id: str, items: Sequence[tuple[Member, bool]]
 ) -> tuple[LoadBalancerState, Payload]:
+    """New statuses (and mappings) of members; O(len(items)) plus one row rebuild."""
     state, row, pool = _pool_row(state, pool_id)
     has_hc = bool(row.health_checks)
+    draft = _RowDraft(row)
+    statuses = draft.statuses()
+    index: _MemberIndex | None = None
     reported = []
     for m, admin_given in items:
-        value = _updated_status(row.statuses().get(m.id), has_hc, m, admin_given)
-        row = _set_status(row, m.id, value)
+        value = _updated_status(statuses.get(m.id), has_hc, m, admin_given)
+        draft.set_status(m.id, value)
         reported.append(entry(m.id, ACTIVE, value))
         if has_hc and admin_given:
-            e = next((x for x in pool.members if x.id == m.id), None)
-            if e is not None:
-                row = (
-                    _hm_member(row, ctx.topology, e)[0]
-                    if m.admin_state_up
-                    else (_hm_member_unmap(row, e, pool_id))
-                )
-    state = state.replace(state.row_with_pool(pool_id), row)  # type: ignore[arg-type]
-    report = rollup(state.name, row, ctx.view)
+            if index is None:
+                index = _MemberIndex(pool.members)
+            i = index.by_id(m.id)
+            if i is not None:
+                e = pool.members[i]
+                if m.admin_state_up:
+                    draft.hm_member(ctx.topology, e)
+                else:
+                    draft.hm_member_unmap(e, pool_id)
+    new_row = draft.finish()
+    state = state.replace(row, new_row)
+    report = rollup(state.name, new_row, ctx.view, statuses=draft.statuses(), members=False)
     report["members"] = reported
     return state, report
 
@@ -835,12 +1114,13 @@ def member_batch_update(
     vip_subnet = _vip_subnet_obj(ctx, state, row)
     for m in members:
         validate.member(m, row, vip_subnet, batch=True)
-    members = [attrs.evolve(m, pool_id=pool_id) for m in members]
-    texts = {e.text() for e in pool.members}
+    members = [m if m.pool_id == pool_id else attrs.evolve(m, pool_id=pool_id) for m in members]
+    texts = set(map(MemberEntry.text, pool.members))
+    subnet_of = _SubnetOf(ctx, state.name, row)
     create: list[Member] = []
     update: list[Member] = []
     for m in members:
-        (update if _entry_of(ctx, state.name, row, m).text() in texts else create).append(m)
+        (update if subnet_of.entry(m).text() in texts else create).append(m)
     wanted = {m.id for m in members}
     delete = [
         Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
@@ -850,15 +1130,15 @@ def member_batch_update(
     reports: list[Payload] = []
     nats: list[NatUpdate] = []
     if create:
-        state, row, new_nats = _add_members(ctx, state, pool_id, create)
+        state, row, statuses, new_nats = _add_members(ctx, state, pool_id, create)
         nats += new_nats
-        reports.append(rollup(state.name, row, ctx.view))
+        reports.append(rollup(state.name, row, ctx.view, statuses=statuses))
     if update:
         state, report = _update_members(ctx, state, pool_id, [(m, True) for m in update])
         reports.append(report)
     if delete:
-        state, row = _remove_members(ctx, state, pool_id, delete)
-        report = rollup(state.name, row, ctx.view)
+        state, row, statuses = _remove_members(ctx, state, pool_id, delete)
+        report = rollup(state.name, row, ctx.view, statuses=statuses, members=False)
         report["members"] = [entry(m.id, DELETED) for m in delete]
         reports.append(report)
     return Outcome(state, tuple(reports), tuple(nats))
@@ -930,16 +1210,18 @@ def hm_create(ctx: Context, state: LoadBalancerState | None, hm: HealthMonitor) 
     for fip in ([row.vip_fip] if row.vip_fip else []) + list(row.additional_vip_fips or ()):
         hcs.append(_new_hc(row, hm, pool.id, f"{bracket(fip)}:{port}" if port else "", fip, taken))
     row = attrs.evolve(row, health_checks=tuple(hcs), healthmonitors=tuple(hms))
-    statuses = row.statuses()
+    statuses = row.statuses()  # as before the loop (the draft's copy changes in it)
+    draft = _RowDraft(row)
     failed = False
     for e in pool.members:
         if statuses.get(e.id) == "OFFLINE":
             continue
-        row, value = _hm_member(row, ctx.topology, e)
+        value = draft.hm_member(ctx.topology, e)
         failed = failed or (value == "ERROR" and ctx.topology.hm_source_ip(e.subnet_id) is None)
-        row = _set_status(row, e.id, value)
+        draft.set_status(e.id, value)
+    row = draft.finish()
     state = state.replace(state.row_with_pool(hm.pool_id), row)  # type: ignore[arg-type]
-    report = rollup(state.name, row, ctx.view)
+    report = rollup(state.name, row, ctx.view, statuses=draft.statuses())
     if failed:
         report["healthmonitors"] = [entry(hm.id, ERROR, ERROR)]
     else:
@@ -1055,21 +1337,21 @@ def hm_delete(ctx: Context, state: LoadBalancerState | None, hm: HealthMonitor) 
         "healthmonitors": [entry(hm.id, DELETED, "NO_MONITOR")],
     }
     for row in rows:
-        new_row = row
-        pool = new_row.pool(hm.pool_id) if hm.pool_id else None
+        pool = row.pool(hm.pool_id) if hm.pool_id else None
+        draft = _RowDraft(row)
         if pool is not None:
             members = []
+            statuses = draft.statuses()
             for e in pool.members:
-                value = "OFFLINE" if new_row.statuses().get(e.id) == "OFFLINE" else "NO_MONITOR"
-                new_row = _set_status(new_row, e.id, value)
+                value = "OFFLINE" if statuses.get(e.id) == "OFFLINE" else "NO_MONITOR"
+                draft.set_status(e.id, value)
                 members.append(entry(e.id, ACTIVE, value))
             for e in pool.members:
-                new_row = _hm_member_unmap(new_row, e, pool.id)
+                draft.hm_member_unmap(e, pool.id)
             if members:
                 report["members"] = members
-            report["listeners"] = [
-                entry(li.id) for li in new_row.listeners if li.pool_id == pool.id
-            ]
+            report["listeners"] = [entry(li.id) for li in row.listeners if li.pool_id == pool.id]
+        new_row = draft.finish()
         hms = tuple(h for h in (new_row.healthmonitors or ()) if h != hm.id)
         new_row = attrs.evolve(
             new_row,
@@ -1184,9 +1466,11 @@ def member_health(
             new_status = "ERROR"
         else:
             new_status = "ONLINE"
-        new = _set_status(row, match.id, new_status)
+        draft = _RowDraft(row)
+        draft.set_status(match.id, new_status)
+        new = draft.finish()
         state = state.replace(row, new)
-        payloads.append(rollup(state.name, new, ctx.view))
+        payloads.append(rollup(state.name, new, ctx.view, statuses=draft.statuses()))
     return state, payloads
 
 

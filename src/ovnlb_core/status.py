@@ -6,6 +6,8 @@ OFFLINE merely because its row holds no member statuses at all.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Mapping
 from typing import Any
 
 from ovnlb_core.model import ProtocolRow
@@ -38,25 +40,62 @@ def _worst(values: list[str]) -> str:
     return "ONLINE"
 
 
-def rollup(lb_name: str, row: ProtocolRow, view: OctaviaView) -> Payload:
-    """The roll-up of one row: every member status, every pool, listener, and the LB."""
-    statuses = row.statuses()
-    members = [entry(mid, ACTIVE, st) for mid, st in statuses.items()]
+_MEMBER_ID = operator.attrgetter("id")
+
+
+def rollup(
+    lb_name: str,
+    row: ProtocolRow,
+    view: OctaviaView,
+    *,
+    statuses: Mapping[str, str] | None = None,
+    members: bool = True,
+) -> Payload:
+    """The roll-up of one row: every member status, every pool, listener, and the LB.
+
+    ``statuses``: ``row.statuses()`` when the caller has it already. ``members=False``
+    leaves ``members`` an empty list, for callers that replace it (member delete and
+    update): the keys and their order are the same either way.
+
+    One pass over the statuses for the member entries (only when ``members``); a pool's
+    members are looked at only when some member of the row is ``ERROR``, and then
+    counted at C speed.
+    """
+    if statuses is None:
+        statuses = row.statuses()
+    member_entries: list[dict[str, Any]] = []
+    if members:
+        if None in statuses.values():  # not from a parsed row: entry() drops a None status
+            member_entries = [entry(mid, ACTIVE, st) for mid, st in statuses.items()]
+        else:
+            member_entries = [
+                {"id": mid, "provisioning_status": ACTIVE, "operating_status": st}
+                for mid, st in statuses.items()
+            ]
+    any_error: bool | None = None
     pools = []
     pool_status: dict[str, str] = {}
     for p in row.pools:
         admin = view.admin("pools", p.id)
         if admin is None:
             admin = p.enabled
-        mst = [statuses.get(m.id, "ONLINE") for m in p.members]
         if not admin:
             st = "OFFLINE"
-        elif mst and all(s == "ERROR" for s in mst):
-            st = "ERROR"
-        elif "ERROR" in mst:
-            st = "DEGRADED"
         else:
-            st = "ONLINE"
+            if any_error is None:
+                any_error = "ERROR" in statuses.values()
+            # A member without a stored status counts as ONLINE: only stored ERRORs count.
+            errors = (
+                list(map(statuses.get, map(_MEMBER_ID, p.members))).count("ERROR")
+                if any_error
+                else 0
+            )
+            if p.members and errors == len(p.members):
+                st = "ERROR"
+            elif errors:
+                st = "DEGRADED"
+            else:
+                st = "ONLINE"
         pool_status[p.id] = st
         pools.append(entry(p.id, ACTIVE, st))
     listeners = []
@@ -80,5 +119,5 @@ def rollup(lb_name: str, row: ProtocolRow, view: OctaviaView) -> Payload:
         "loadbalancers": [entry(lb_name, ACTIVE, lb_st)],
         "listeners": listeners,
         "pools": pools,
-        "members": members,
+        "members": member_entries,
     }
