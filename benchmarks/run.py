@@ -700,6 +700,53 @@ def many_lbs_bench(
     return res
 
 
+def _filled_server(stack: contextlib.ExitStack, others: list[LoadBalancerState]) -> OvnSandbox:
+    """A server holding the target LB (10 members, through ovnlb) and ``others`` (raw)."""
+    sb = stack.enter_context(sandbox())
+    setup_backend = idl_mod.IdlBackend(sb.nb_remote)
+    setup_backend.apply_raw(topology_ops())
+    driver = OvnLbDriver(setup_backend, SUBNETS)
+    setup_lb(driver)
+    driver.member_batch_update(POOL, [member(i) for i in range(10)])
+    setup_backend.close()
+    client = RawClient(sb.nb_socket)
+    for k in range(0, len(others), 1000):
+        insert_lb_rows(client, others[k : k + 1000], f"neutron-{demo.NET}")
+    client.close()
+    return sb
+
+
+def many_lbs_interleaved(small: int, big: int, samples: int) -> dict[str, Any]:
+    """The IDL many-LB comparison with both databases live, requests alternated.
+
+    A ~1 ms request's median drifts between runs by more than the 20% the
+    target allows; alternating the two cases request by request (order
+    shuffled per round, seeded) puts both under the same machine conditions.
+    """
+    import random
+
+    rng = random.Random(7)
+    with contextlib.ExitStack() as stack:
+        drivers = {}
+        for count in (small, big):
+            sb = _filled_server(stack, _other_lbs(count))
+            backend = idl_mod.IdlBackend(sb.nb_remote)
+            stack.callback(backend.close)
+            drivers[count] = OvnLbDriver(backend, SUBNETS)
+            drivers[count].member_create(member(100))  # warm-up
+        gc.collect()
+        times: dict[int, list[float]] = {small: [], big: []}
+        for k in range(samples):
+            order = [small, big]
+            rng.shuffle(order)
+            for count in order:
+                t0 = time.perf_counter()
+                drivers[count].member_create(member(101 + k))
+                times[count].append((time.perf_counter() - t0) * 1000)
+    few, many = statistics.median(times[small]), statistics.median(times[big])
+    return {"small": small, "big": big, "samples": samples, "few_ms": few, "many_ms": many}
+
+
 def sync_bench(n_lbs: int, n_members: int) -> dict[str, Any]:
     """``bench_sync.run``: sync of ``n_lbs`` x ``n_members`` into an empty NB, then a no-op."""
     spec = importlib.util.spec_from_file_location("ovnlb_bench_sync", HERE / "bench_sync.py")
@@ -1001,6 +1048,14 @@ def many_targets(res: dict[str, Any]) -> list[str]:
                 "run (see 'Many load balancers')"
             )
         out.append(line + ".")
+    inter = res.get("many_interleaved")
+    if inter:
+        q = inter["many_ms"] / inter["few_ms"]
+        out.append(
+            f"  - idl, interleaved (both databases live, {inter['samples']} requests each, "
+            f"alternated): {inter['few_ms']:.2f} ms -> {inter['many_ms']:.2f} ms, "
+            f"{_times(q)} ({'met' if q <= 1.2 else 'missed'}); the side-by-side figure."
+        )
     return out
 
 
@@ -1240,6 +1295,16 @@ def write_report(
         "run's ratio for these two does not settle met or missed (the previous report of "
         "this script had idl at 1.20x). The nbctl ratios are of another order."
     )
+    inter = res.get("many_interleaved")
+    if inter:
+        w.append(
+            f"- Interleaved, IDL: both servers ({inter['small']} and {inter['big']} load "
+            f"balancers) live at once, one request on each per round in shuffled order, "
+            f"{inter['samples']} rounds: median {inter['few_ms']:.2f} ms vs "
+            f"{inter['many_ms']:.2f} ms, ratio {inter['many_ms'] / inter['few_ms']:.2f}. "
+            "Alternating puts both cases under the same machine conditions, so this is the "
+            "figure to judge the target by."
+        )
     idl_big = m_big["kinds"].get("idl", {})
     w.append(
         f"- IDL backend with {m_big['count']} load balancers: initial sync "
@@ -1341,6 +1406,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["many"].append(
             many_lbs_bench(count, many_kinds, many_adds, res["many_nbctl_budget_s"], track)
         )
+    print(f"[{time.perf_counter() - started:6.0f} s] 10 vs {lbs} LBs, interleaved", flush=True)
+    res["many_interleaved"] = many_lbs_interleaved(10, lbs, 25 if args.quick else 201)
     sync_lbs = args.sync_lbs or (50 if args.quick else 1000)
     sync_members = args.sync_members or (5 if args.quick else 10)
     print(
