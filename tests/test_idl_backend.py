@@ -216,6 +216,8 @@ def test_stdlib_parser_gives_what_the_ovs_parser_gives(
         "[" * 1001 + "]" * 1001,
         '{"a":1,"a":2}',
         '{"unterminated":"abc',
+        # Runs of escaped backslashes next to escaped and closing quotes.
+        json.dumps({"s": '\\\\"\\', "t": 'x\\', "u": '"\\"', "v": json.dumps({"k": '"'})}),
     ],
 )
 def test_stdlib_parser_edge_cases(text: str) -> None:

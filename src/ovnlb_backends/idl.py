@@ -214,24 +214,24 @@ class StdlibJsonParser:
         if self._escape and pos < n:
             self._escape = False
             pos += 1
+        # Escaped backslashes and quotes blanked out (same length, left to right
+        # as JSON reads escapes): then every '"' left is a real string delimiter and
+        # str.find skips a whole string at memchr speed, however many escaped
+        # quotes it holds (20k in a member-status value at 10k members).
+        t = s[:pos] + s[pos:].replace("\\\\", "\0\0").replace('\\"', "\0\0")
         while pos < n:
             if self._in_string:
-                # str.find is a memchr-speed scan: long strings cost almost nothing.
-                quote = s.find('"', pos)
-                backslash = s.find("\\", pos, n if quote < 0 else quote)
-                if backslash >= 0:
-                    if backslash + 1 < n:
-                        pos = backslash + 2  # skip the escaped character
-                    else:
-                        self._escape = True  # the escaped character is in the next chunk
-                        pos = n
-                elif quote < 0:
-                    pos = n
-                else:
+                quote = t.find('"', pos)
+                if quote >= 0:
                     self._in_string = False
                     pos = quote + 1
+                else:
+                    # A lone backslash ending the chunk: its escaped character
+                    # is the next chunk's first.
+                    self._escape = t.endswith("\\")
+                    pos = n
                 continue
-            m = _STRUCT_RE.search(s, pos)
+            m = _STRUCT_RE.search(t, pos)
             if m is None:
                 pos = n
                 continue
