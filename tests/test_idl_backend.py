@@ -217,7 +217,7 @@ def test_stdlib_parser_gives_what_the_ovs_parser_gives(
         '{"a":1,"a":2}',
         '{"unterminated":"abc',
         # Runs of escaped backslashes next to escaped and closing quotes.
-        json.dumps({"s": '\\\\"\\', "t": 'x\\', "u": '"\\"', "v": json.dumps({"k": '"'})}),
+        json.dumps({"s": '\\\\"\\', "t": "x\\", "u": '"\\"', "v": json.dumps({"k": '"'})}),
     ],
 )
 def test_stdlib_parser_edge_cases(text: str) -> None:
