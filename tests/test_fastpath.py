@@ -22,7 +22,13 @@ from ovnlb_backends import demo
 from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_core import requests as rq
-from ovnlb_core.model import LoadBalancerState, MemberEntry, PoolState, ProtocolRow
+from ovnlb_core.model import (
+    ListenerState,
+    LoadBalancerState,
+    MemberEntry,
+    PoolState,
+    ProtocolRow,
+)
 from ovnlb_core.octavia import (
     HealthMonitor,
     Listener,
@@ -57,6 +63,14 @@ EDITS = st.sampled_from(
         "status_rebuild",
         "disable_pool",
         "same",
+        "offline",
+        "offline",
+        "status_mid",
+        "status_remove",
+        "status_insert",
+        "status_insert_dup",
+        "delete_with_status",
+        "delete_with_status",
     ]
 )
 
@@ -110,6 +124,28 @@ def _edit_row(data: st.DataObject, row: ProtocolRow, edit: str) -> ProtocolRow:
         pairs = list(d.items())
     elif edit == "disable_pool":
         pool = attrs.evolve(pool, enabled=not pool.enabled)
+    elif edit == "offline" and ms:
+        # member_update to admin down: a member's status (in the middle) set to OFFLINE.
+        d = dict(pairs)
+        d[ms[data.draw(st.integers(0, len(ms) - 1))].id] = "OFFLINE"
+        pairs = list(d.items())
+    elif edit == "status_mid" and pairs:
+        i = data.draw(st.integers(0, len(pairs) - 1))
+        pairs[i] = (pairs[i][0], data.draw(st.sampled_from(["OFFLINE", "ONLINE", "ERROR"])))
+    elif edit == "status_remove" and pairs:
+        del pairs[data.draw(st.integers(0, len(pairs) - 1))]
+    elif edit == "status_insert":
+        key = data.draw(
+            st.sampled_from([*(m.id for m in ms), "00000000-0000-4000-8000-0000000000cc"])
+        )
+        pairs.insert(data.draw(st.integers(0, len(pairs))), (key, data.draw(statuses)))
+    elif edit == "status_insert_dup" and pairs:
+        key = pairs[data.draw(st.integers(0, len(pairs) - 1))][0]
+        pairs.insert(data.draw(st.integers(0, len(pairs))), (key, data.draw(statuses)))
+    elif edit == "delete_with_status" and ms:
+        # member_delete: the entry and its status go, from anywhere in the lists.
+        gone = ms.pop(data.draw(st.integers(0, len(ms) - 1)))
+        pairs = [kv for kv in pairs if kv[0] != gone.id]
     new_pool = attrs.evolve(pool, members=tuple(ms))
     pools = tuple(new_pool if p is pool else p for p in row.pools)
     status = tuple(pairs) if (pairs or row.member_status is not None) else None
@@ -121,6 +157,44 @@ def _edit_row(data: st.DataObject, row: ProtocolRow, edit: str) -> ProtocolRow:
 def test_cached_translate_and_parse_equal_the_full_path(
     state: LoadBalancerState, edits: list[str], data: st.DataObject
 ) -> None:
+    _run_edits(state, edits, data)
+
+
+def _live(state: LoadBalancerState, ipv4: bool) -> LoadBalancerState:
+    """Every row enabled, with an enabled listener on each pool: every pool is in ``vips``
+    (``ipv4``: the VIP and every member IPv4, else as drawn)."""
+    rows = []
+    for row in state.rows:
+        pools = row.pools
+        if ipv4:
+            pools = tuple(
+                attrs.evolve(
+                    p,
+                    members=tuple(
+                        attrs.evolve(m, address=f"10.0.0.{j}") for j, m in enumerate(p.members)
+                    ),
+                )
+                for p in pools
+            )
+        listeners = tuple(
+            ListenerState(f"00000000-0000-4000-8000-{i:012d}", 80 + i, p.id)
+            for i, p in enumerate(pools)
+        )
+        vip = "10.1.0.1" if ipv4 else row.vip
+        rows.append(attrs.evolve(row, enabled="True", vip=vip, listeners=listeners, pools=pools))
+    return LoadBalancerState(state.name, tuple(rows))
+
+
+@settings(max_examples=300)
+@given(lb_states(), st.booleans(), st.lists(EDITS, max_size=12), st.data())
+def test_cached_vips_equal_the_full_path(
+    state: LoadBalancerState, ipv4: bool, edits: list[str], data: st.DataObject
+) -> None:
+    """The same on rows whose pools all have a listener: ``vips`` with OFFLINE members."""
+    _run_edits(_live(state, ipv4), edits, data)
+
+
+def _run_edits(state: LoadBalancerState, edits: list[str], data: st.DataObject) -> None:
     cache = RowCache()
     for edit in ["same", *edits]:
         rows = translate(state)
@@ -197,6 +271,42 @@ def test_cache_splices_an_appended_member() -> None:
     state = LoadBalancerState("lb", (more,))
     assert translate(state, cache=cache) == translate(state)
     assert cache.stats.get("pool_splice") == 1
+
+
+def test_cache_splices_status_changes_in_the_middle() -> None:
+    """Statuses changed, OFFLINE members, deletes in the middle: splices, and the full result."""
+    ms = [MemberEntry(f"m{i}", f"10.0.{i // 250}.{i % 250}", 80, "s") for i in range(200)]
+    ms[150] = MemberEntry("m150", "fd00::1", 80, "s")  # one IPv6 member in a second pool
+    pairs = [(m.id, "ONLINE") for m in ms]
+    cache = RowCache()
+
+    def check(members: list[MemberEntry], status: list[tuple[str, str]]) -> None:
+        row = ProtocolRow(
+            uuid="r",
+            vip="10.1.0.1",
+            listeners=(ListenerState("l", 80, "p"), ListenerState("l6", 81, "p6")),
+            pools=(
+                PoolState("p", True, tuple(m for m in members if not m.is_ipv6)),
+                PoolState("p6", True, tuple(members)),
+            ),
+            member_status=tuple(status),
+        )
+        state = LoadBalancerState("lb", (row,))
+        assert translate(state, cache=cache) == translate(state)
+
+    check(ms, pairs)
+    for step in range(40):
+        i = 100 - step
+        if step % 3 == 0:
+            pairs[i] = (pairs[i][0], "OFFLINE")
+        elif step % 3 == 1:
+            pairs[i + 20] = (pairs[i + 20][0], "ERROR")
+        else:
+            gone = ms.pop(i)
+            pairs = [kv for kv in pairs if kv[0] != gone.id]
+        check(ms, pairs)
+    assert cache.stats.get("status_miss") == 1
+    assert cache.stats.get("status_splice") == 40
 
 
 def test_driver_with_and_without_cache_write_the_same_rows() -> None:

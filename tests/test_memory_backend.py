@@ -7,6 +7,7 @@ referential integrity) and from the conformance files' raw operations.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid as uuidlib
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ovnlb_backends.base import Backend, BackendError, TryAgain
@@ -634,3 +635,138 @@ def test_backend_agrees_with_pure_apply(pair: tuple[LbRowSet, LbRowSet]) -> None
     plan = planlib.diff(a, b)
     backend.commit(plan)
     assert read_rowset(backend.reader()) == planlib.apply(a, plan)
+
+
+# -- reader snapshots stay consistent while commits change the shared tables in place ---------
+
+_SNAP_LBS = [str(uuidlib.uuid5(NS, f"snap{i}")) for i in range(4)]
+_SNAP_TABLES = ["Load_Balancer", "Logical_Switch", "Logical_Router", "NAT"]
+
+snapshot_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("read"), st.just(0), st.just("")),
+        st.tuples(st.just("rows"), st.integers(0, 9), st.sampled_from(_SNAP_TABLES)),
+        st.tuples(st.just("check"), st.integers(0, 9), st.sampled_from(_SNAP_TABLES)),
+        st.tuples(st.just("drop"), st.integers(0, 9), st.just("")),
+        st.tuples(
+            st.sampled_from(["insert", "update", "delete", "attach", "detach", "nat"]),
+            st.integers(0, len(_SNAP_LBS) - 1),
+            st.sampled_from(["ls1", "ls2"]),
+        ),
+    ),
+    max_size=25,
+)
+
+
+def _snap_plan(op: str, uuid: str, switch: str, value: int) -> Plan:
+    if op == "insert":
+        return Plan(lb_inserts=(LoadBalancerRow(uuid, f"n{value}", "tcp"),))
+    if op == "update":
+        return Plan(
+            lb_updates=(
+                LbUpdate(
+                    uuid,
+                    external_ids=MapDelta(
+                        {f"pool_p{value % 2}": str(value)}, delete=(f"pool_p{value % 3 % 2}",)
+                    ),
+                ),
+            ),
+        )
+    if op == "delete":
+        return Plan(lb_deletes=(uuid,))
+    if op == "attach":
+        return Plan(attach=(Attachment("Logical_Switch", switch, uuid),))
+    if op == "detach":
+        return Plan(detach=(Attachment("Logical_Switch", switch, uuid),))
+    return Plan(nat_updates=(NatUpdate(NAT_UUID, clear_logical_port=True),))
+
+
+@settings(max_examples=500, deadline=None)
+@given(snapshot_steps)
+@example([("read", 0, ""), ("rows", 0, "Load_Balancer"), ("insert", 0, "ls1")])
+@example([("insert", 0, ""), ("insert", 1, ""), ("read", 0, ""), ("delete", 0, "")])
+@example([("read", 0, ""), ("insert", 0, "ls1"), ("read", 0, ""), ("attach", 0, "ls1")])
+@example(
+    [
+        ("read", 0, ""),
+        ("insert", 0, "ls1"),
+        ("read", 0, ""),
+        ("rows", 1, "Load_Balancer"),
+        ("update", 0, "ls1"),
+        ("check", 0, "Load_Balancer"),
+        ("insert", 1, "ls1"),
+    ]
+)
+def test_readers_keep_their_snapshot_through_commits(
+    steps: list[tuple[str, int, str]],
+) -> None:
+    """Readers taken at any time, tables handed out or not, readers dropped: each reader,
+    and each mapping it handed out, shows the rows of the moment it was taken."""
+    backend = base()
+    kept: list[tuple[MemoryReader, dict[str, dict[str, Any]]]] = []
+    proxies: list[tuple[Any, dict[str, Any]]] = []
+    for value, (op, i, arg) in enumerate(steps):
+        if op == "read":
+            reader = backend.reader()
+            kept.append((reader, {t: dict(r) for t, r in backend.snapshot().tables.items()}))
+        elif op in ("rows", "check", "drop"):
+            if not kept:
+                continue
+            reader, expected = kept[i % len(kept)]
+            if op == "rows":
+                proxies.append((reader.rows(arg), expected[arg]))
+            elif op == "check":  # (no ``rows``: the table is not handed out)
+                names = {row["name"] for row in expected[arg].values() if "name" in row}
+                for name in names:
+                    want = sorted((u, r) for u, r in expected[arg].items() if r["name"] == name)
+                    assert sorted(reader.by_name(arg, name)) == want
+                for lb in _SNAP_LBS:
+                    want = sorted(
+                        (u, r)
+                        for u, r in expected["Logical_Switch"].items()
+                        if lb in r["load_balancer"]
+                    )
+                    assert reader.referrers("Logical_Switch", "load_balancer", lb) == want
+                keys = ["pool_p0", "pool_p0:D"]
+                assert reader.load_balancers_with_external_id(keys) == [
+                    (u, r)
+                    for u, r in expected["Load_Balancer"].items()
+                    if any(k in r["external_ids"] for k in keys)
+                ]
+            else:
+                del kept[i % len(kept)]
+        else:
+            with contextlib.suppress(BackendError):
+                backend.commit(_snap_plan(op, _SNAP_LBS[i], arg, value))
+        for proxy, rows_then in proxies:
+            assert list(proxy.items()) == list(rows_then.items())
+    for reader, expected in kept:
+        for table in _SNAP_TABLES:
+            assert list(reader.rows(table).items()) == list(expected[table].items())
+    reader = backend.reader()
+    assert {t: dict(reader.rows(t)) for t in _SNAP_TABLES} == {
+        t: backend.snapshot().tables[t] for t in _SNAP_TABLES
+    }
+
+
+def test_commit_does_not_copy_a_table_a_reader_did_not_hand_out() -> None:
+    """The cost of a commit is what it changes: a reader that only looked rows up (as the
+    driver's does) gets the old rows recorded, the table is not copied."""
+    backend = base()
+    backend.commit(lb_with_checks())
+    reader = backend.reader()
+    before = dict(reader.rows("NAT"))  # handed out: copied on write
+    assert reader.by_name("Load_Balancer", "lb1")
+    lbs, nats = backend._tables["Load_Balancer"], backend._tables["NAT"]
+    backend.commit(
+        Plan(
+            lb_updates=(LbUpdate(LB1, external_ids=MapDelta({"k": "v"})),),
+            nat_updates=(NatUpdate(NAT_UUID, clear_logical_port=True),),
+        )
+    )
+    assert backend._tables["Load_Balancer"] is lbs
+    assert backend._tables["NAT"] is not nats
+    assert "k" not in reader.rows("Load_Balancer")[LB1]["external_ids"]
+    assert "k" not in one(reader, "Load_Balancer", "lb1")["external_ids"]
+    assert dict(reader.rows("NAT")) == before
+    assert backend.reader().rows("Load_Balancer")[LB1]["external_ids"]["k"] == "v"

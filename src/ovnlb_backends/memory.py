@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
@@ -198,25 +199,70 @@ class MemoryReader:
     moment the view was taken, also after later commits. ``by_name`` and
     ``referrers`` use the backend's indexes while the view is current and fall
     back to a scan of the snapshot once a commit has made it stale.
+
+    The view shares the backend's table dicts. A commit changing a table whose
+    dict a live view shares either copies the dict (when ``rows`` of any view
+    handed it out: a proxy of it may be held; or when the commit deletes a
+    row of it) or, in O(rows changed), records in the view the rows it
+    replaces (``_undo``); the view applies them to a copy of its own the first
+    time it needs the whole table (rows updated keep their place, rows
+    inserted go: the snapshot's order).
     """
 
     def __init__(self, backend: MemoryBackend, tables: dict[str, _Rows], generation: int) -> None:
         self._backend = backend
         self._tables = tables
         self._generation = generation
+        #: Per table still shared with the backend: the snapshot's version of each
+        #: row changed since (None: the row did not exist).
+        self._undo: dict[str, dict[str, dict[str, Any] | None]] = {}
 
     def _current(self) -> bool:
         return self._generation == self._backend._generation
 
+    def _table(self, table: str) -> _Rows:
+        """The snapshot's dict of ``table`` (made private when commits changed it)."""
+        undo = self._undo.pop(table, None)
+        if undo is not None:
+            rows = dict(self._tables[table])
+            for uuid, old in undo.items():
+                if old is None:
+                    rows.pop(uuid, None)
+                else:
+                    rows[uuid] = old
+            self._tables[table] = rows
+        return self._tables.get(table, {})
+
     def rows(self, table: str) -> Mapping[str, Row]:
         """All rows of ``table``, keyed by UUID (read-only)."""
-        return MappingProxyType(self._tables.get(table, {}))
+        rows = self._table(table)
+        if rows is self._backend._tables.get(table):
+            # A proxy of the backend's dict may outlive this view: copy on write.
+            self._backend._handed_out.add(table)
+        return MappingProxyType(rows)
+
+    def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows whose external_ids has one of ``keys``, in :meth:`rows` order.
+
+        Looked up in the backend's index of ``pool_*`` keys while the view is
+        current (and the answer one row), else a scan; either way the table is
+        not handed out (see the class docstring).
+        """
+        rows = self._table("Load_Balancer")
+        if self._current() and all(k.startswith("pool_") for k in keys):
+            index = self._backend._lb_pool_keys
+            uuids: set[str] = set()
+            for key in keys:
+                uuids.update(index.get(key, ()))
+            if len(uuids) <= 1:
+                return [(u, rows[u]) for u in uuids]
+        return [(u, r) for u, r in rows.items() if any(k in r["external_ids"] for k in keys)]
 
     def by_name(self, table: str, name: str) -> list[tuple[str, Row]]:
         """Rows of ``table`` whose ``name`` column equals ``name``, sorted by UUID."""
         if table not in NAMED_TABLES:
             return []
-        rows = self._tables.get(table, {})
+        rows = self._table(table)
         if self._current():
             uuids: Iterable[str] = self._backend._names.get(table, {}).get(name, ())
         else:
@@ -228,7 +274,7 @@ class MemoryReader:
         spec = SCHEMA.get(table, {}).get(column)
         if spec is None or spec.ref_table is None:
             raise KeyError(f"{table}.{column} is not a reference column")
-        rows = self._tables.get(table, {})
+        rows = self._table(table)
         if self._current():
             uuids: Iterable[str] = self._backend._refs[(table, column)].get(uuid, ())
         else:
@@ -251,6 +297,9 @@ class _Txn:
         self.ref_del: dict[_RefKey, dict[str, set[str]]] = {}
         self.deleted: list[tuple[str, str]] = []
         self.gc_candidates: set[tuple[str, str]] = set()
+
+    def get_committed(self, table: str, uuid: str) -> bool:
+        return uuid in self.db._tables[table]
 
     def get(self, table: str, uuid: str) -> dict[str, Any] | None:
         key = (table, uuid)
@@ -398,19 +447,40 @@ class _Txn:
     def publish(self) -> None:
         """Make the staged state the committed one."""
         db = self.db
+        readers = [r for ref in db._readers if (r := ref()) is not None]
+        db._readers = [weakref.ref(r) for r in readers]
+        undos: dict[str, list[dict[str, dict[str, Any] | None]]] = {}
+        # A view restoring a deleted row would put it last: to keep every view's
+        # row order, a table losing a row is copied as before.
+        deleting = {
+            t for (t, u), new in self.rows.items() if new is None and self.get_committed(t, u)
+        }
         for (table, uuid), new in self.rows.items():
             rows = db._tables[table]
             old = rows.get(uuid)
             if old is new:
                 continue
-            if table in db._shared:
-                # A reader holds this dict: copy on write keeps its snapshot intact.
-                rows = db._tables[table] = dict(rows)
-                db._shared.discard(table)
+            table_undos = undos.get(table)
+            if table_undos is None:
+                # The readers holding this very dict keep their snapshot: a copy on
+                # write when one handed it out, else each records what changes.
+                holders = [r for r in readers if r._tables.get(table) is rows]
+                if table in deleting or table in db._handed_out:
+                    rows = db._tables[table] = dict(rows)
+                    db._handed_out.discard(table)
+                    table_undos = []
+                else:
+                    table_undos = [r._undo.setdefault(table, {}) for r in holders]
+                undos[table] = table_undos
+            for undo in table_undos:
+                if uuid not in undo:
+                    undo[uuid] = old
             if new is None:
                 del rows[uuid]
             else:
                 rows[uuid] = new
+            if table == "Load_Balancer":
+                db._index_pool_keys(uuid, old, new)
             if table in db._names:
                 names = db._names[table]
                 if old is not None:
@@ -449,10 +519,31 @@ class MemoryBackend:
         self._refs: dict[_RefKey, dict[str, set[str]]] = {
             (table, col): {} for table, cols in _REF_COLUMNS.items() for col, _ in cols
         }
-        self._shared: set[str] = set()
+        #: ``pool_*`` external_ids key -> the Load_Balancer rows holding it.
+        self._lb_pool_keys: dict[str, set[str]] = {}
+        #: Tables whose dict ``MemoryReader.rows`` handed out (copied on write).
+        self._handed_out: set[str] = set()
+        #: The readers taken (those alive may share the table dicts).
+        self._readers: list[weakref.ref[MemoryReader]] = []
         self._generation = 0
         self._view: MemoryReader | None = None
         self._txns = 0
+
+    def _index_pool_keys(
+        self, uuid: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        old_keys = [k for k in old["external_ids"] if k.startswith("pool_")] if old else []
+        new_keys = [k for k in new["external_ids"] if k.startswith("pool_")] if new else []
+        if old_keys == new_keys:
+            return
+        index = self._lb_pool_keys
+        for key in old_keys:
+            bucket = index[key]
+            bucket.discard(uuid)
+            if not bucket:
+                del index[key]
+        for key in new_keys:
+            index.setdefault(key, set()).add(uuid)
 
     @classmethod
     def from_nb_initial(
@@ -467,7 +558,7 @@ class MemoryBackend:
         """A consistent read view of the current rows (a snapshot; cheap, see MemoryReader)."""
         if self._view is None:
             self._view = MemoryReader(self, dict(self._tables), self._generation)
-            self._shared = set(self._tables)
+            self._readers.append(weakref.ref(self._view))
         return self._view
 
     def snapshot(self) -> NbSnapshot:
