@@ -234,7 +234,11 @@ def test_service_monitor_events_with_northd(northd: OvnSandbox) -> None:
         reported = [
             m["operating_status"] for p in statuses[n:] for m in p["members"] if m["id"] == M11
         ]
-        assert reported[0] == "NO_MONITOR"  # B18: not OFFLINE
+        # B18: never OFFLINE. The delete reports NO_MONITOR; when northd's re-creation
+        # (no status: up) arrives in the same batch, only the coalesced ONLINE is reported
+        # (the delete alone is pinned in test_events / test_compat without northd).
+        assert reported and "OFFLINE" not in reported
+        assert reported[0] in ("NO_MONITOR", "ONLINE")
         wait(w, lambda r: member_status(r, LB1).get(M11) in ("NO_MONITOR", "ONLINE"))
     backend.close()
 
