@@ -14,8 +14,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import settings
 
 from ovnlb_backends.sandbox import OvnSandbox, SandboxUnavailable
+
+# A quick default for the test run; HYPOTHESIS_PROFILE=fuzz (nox -s fuzz) for 10,000
+# examples per property. Tests with their own @settings(max_examples=...) keep theirs.
+settings_profiles = {"default": 40, "fuzz": 10_000}
+for _name, _n in settings_profiles.items():
+    settings.register_profile(_name, max_examples=_n, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 T = TypeVar("T")
 

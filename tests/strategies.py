@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import uuid as uuidlib
 
 import attrs
-from hypothesis import settings
 from hypothesis import strategies as st
 
 from ovnlb_core.model import (
@@ -149,8 +147,5 @@ def row_sets(draw: st.DrawFn, lb_uuids: list[str], hc_uuids: list[str]) -> LbRow
     return LbRowSet(lbs=lbs, health_checks=hcs, switches=switches, routers=routers)
 
 
-# A quick default for the test run; HYPOTHESIS_PROFILE=fuzz for the long bench/fuzz session.
-settings_profiles = {"default": 40, "fuzz": 10_000}
-for _name, _n in settings_profiles.items():
-    settings.register_profile(_name, max_examples=_n, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+# The hypothesis profiles (default, and fuzz = 10,000 examples) are registered in
+# conftest.py, so that they apply to every test module.

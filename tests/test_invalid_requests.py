@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from hypothesis import given
@@ -22,11 +24,28 @@ GOOD_MEMBER: dict[str, Any] = {
     "admin_state_up": True,
 }
 
+VALID_WORDS = {"SOURCE_IP", "SOURCE_IP_PORT", "TCP", "UDP", "SCTP"}
+
+
+def _valid_looking(text: str) -> bool:
+    """Text that is a valid id, address or keyword (Hypothesis mines such constants from the
+    code under test, so plain text strategies do produce them)."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        pass
+    return (
+        text in VALID_WORDS
+        or re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", text) is not None
+    )
+
+
 hostile_text = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["", "a_b", "a:b", "a,b", 'a"b', "a\nb", "member_x_1.1.1.1:80_y"]),
     st.builds(lambda s, c: s + c, st.uuids().map(str), st.sampled_from('_:,"\n ')),
-)
+).filter(lambda t: not _valid_looking(t))
 bad_values = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(), hostile_text, st.lists(st.integers())
 )

@@ -756,8 +756,8 @@ def _split_remotes(remote: str) -> list[str]:
     return out
 
 
-def _fetch_schema(remotes: Sequence[str], deadline: float) -> Any:
-    """The NB schema JSON from the first remote that answers ``get_schema``."""
+def _fetch_schema(remotes: Sequence[str], deadline: float, db: str = NB_DB) -> Any:
+    """The schema JSON of ``db`` from the first remote that answers ``get_schema``."""
     errors: list[str] = []
 
     def strerror(error: int) -> str:
@@ -776,7 +776,7 @@ def _fetch_schema(remotes: Sequence[str], deadline: float) -> Any:
             continue
         conn = ovs.jsonrpc.Connection(stream)
         try:
-            request = ovs.jsonrpc.Message.create_request("get_schema", [NB_DB])
+            request = ovs.jsonrpc.Message.create_request("get_schema", [db])
             error = conn.send(request)
             while not error:
                 error, reply = conn.recv()
@@ -801,7 +801,7 @@ def _fetch_schema(remotes: Sequence[str], deadline: float) -> Any:
                 errors.append(f"{remote}: {strerror(error)}")
         finally:
             conn.close()
-    raise BackendError("cannot read the NB schema: " + "; ".join(errors))
+    raise BackendError(f"cannot read the {db} schema: " + "; ".join(errors))
 
 
 class _Transaction(ovs.db.idl.Transaction):  # type: ignore[misc]

@@ -139,6 +139,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ovnlb_backends.base import BackendError, TryAgain
+from ovnlb_backends.sandbox import _pid_alive
 from ovnlb_core import rawops
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Column, Row
 from ovnlb_core.plan import (
@@ -529,20 +530,6 @@ def _connect_unix(sock: socket.socket, path: str) -> None:
         sock.connect(f"/proc/self/fd/{fd}/{name}")
     finally:
         os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone: nothing may reap it in a container)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------------------

@@ -43,7 +43,7 @@ import ovs.poller
 import ovs.stream
 
 from ovnlb_backends.base import BackendError, TryAgain
-from ovnlb_backends.idl import IdlBackend
+from ovnlb_backends.idl import IdlBackend, _fetch_schema, _split_remotes
 from ovnlb_core import events as ev
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.nb import SCHEMA, Column
@@ -103,39 +103,6 @@ def _change(kind: str, row: Any, updates: Any, convert: Callable[[Any], dict[str
     if updates is not None and getattr(updates, "_data", None):
         old.update(convert(updates._data))
     return old, new
-
-
-def _split_remotes(remote: str) -> list[str]:
-    out: list[str] = []
-    for piece in remote.split(","):
-        piece = piece.strip()
-        if out and ":" not in piece:
-            out[-1] += "," + piece
-        elif piece:
-            out.append(piece)
-    return out
-
-
-def _fetch_schema(remote: str, db: str, timeout: float) -> Any:
-    """The schema JSON of ``db`` from the first remote that answers."""
-    errors: list[str] = []
-    for r in _split_remotes(remote):
-        error, stream = ovs.stream.Stream.open_block(
-            ovs.stream.Stream.open(r), timeout=int(timeout * 1000)
-        )
-        if error:
-            errors.append(f"{r}: error {error}")
-            continue
-        conn = ovs.jsonrpc.Connection(stream)
-        try:
-            request = ovs.jsonrpc.Message.create_request("get_schema", [db])
-            error, reply = conn.transact_block(request)
-            if not error and reply is not None and reply.type == ovs.jsonrpc.Message.T_REPLY:
-                return reply.result
-            errors.append(f"{r}: get_schema failed ({error or reply.error})")
-        finally:
-            conn.close()
-    raise BackendError(f"cannot read the {db} schema: " + "; ".join(errors))
 
 
 class _SbIdl(ovs.db.idl.Idl):  # type: ignore[misc]
@@ -214,7 +181,8 @@ class Watcher:
             self._nb = self.backend
             self._nb.add_listener(self._nb_notify)
             self._nb.set_lock(lock_name)
-            helper = ovs.db.idl.SchemaHelper(schema_json=_fetch_schema(sb_remote, SB_DB, timeout))
+            schema = _fetch_schema(_split_remotes(sb_remote), time.monotonic() + timeout, SB_DB)
+            helper = ovs.db.idl.SchemaHelper(schema_json=schema)
             helper.register_columns("Service_Monitor", list(SM_COLUMNS))
             self._sb = _SbIdl(sb_remote, helper)
         except BaseException:
