@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +27,7 @@ from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.nbctl import NbctlBackend, quote_string
-from ovnlb_backends.sandbox import OvnSandbox, SandboxUnavailable
+from ovnlb_backends.sandbox import OvnSandbox, SandboxUnavailable, _pid_alive
 from ovnlb_core.nb import SCHEMA
 from ovnlb_core.plan import (
     Attachment,
@@ -40,6 +39,7 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.rows import lb_rowset
+from test_idl_backend import transact_requests
 
 CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
 
@@ -131,16 +131,6 @@ def idl_rows(idl: IdlBackend, name: str, want: LbRowSet) -> LbRowSet:
     """The rows of ``name`` as the IDL sees them, once its replica has caught up with ``want``."""
     idl.wait_for(lambda: lb_rowset(idl.reader(), name) == want, timeout=5)
     return lb_rowset(idl.reader(), name)
-
-
-def transact_requests(sb: OvnSandbox) -> list[list[Any]]:
-    """The ``transact`` requests the NB server logged (needs jsonrpc debug logging)."""
-    out = []
-    for line in sb.nb_log.read_text().splitlines():
-        m = re.search(r'received request, method="transact", params=(\[.*\]), id=', line)
-        if m:
-            out.append(json.loads(m.group(1)))
-    return out
 
 
 def ours(requests: list[list[Any]]) -> list[list[dict[str, Any]]]:
@@ -431,21 +421,13 @@ def test_reader_rows_equal_the_idl_rows(
 # ---------------------------------------------------------------------------
 
 
-def live(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
-
-
 @pytest.mark.ovn
 def test_daemon_mode(nb_server: OvnSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     nb_server.nbctl("ls-add", "sw0")
     be = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=True)
     try:
         pid, socket = be.daemon_pid, be.daemon_socket
-        assert pid is not None and live(pid) and socket and os.path.exists(socket)
+        assert pid is not None and _pid_alive(pid) and socket and os.path.exists(socket)
         # Commands go through the daemon: the remote is not used any more.
         be.remote = "unix:/nonexistent/nb.sock"
         records = nb_server.nb_log_records()
@@ -460,7 +442,7 @@ def test_daemon_mode(nb_server: OvnSandbox, monkeypatch: pytest.MonkeyPatch) -> 
         assert other.daemon_socket == socket and other.daemon_pid is None
         assert lb_rowset(other.reader(), 'd"aemon') == desired
         other.close()  # not its daemon: still running
-        assert live(pid)
+        assert _pid_alive(pid)
         # ... and ignored with daemon=False.
         monkeypatch.setenv("OVN_NB_DAEMON", "/nonexistent/nbctl.ctl")
         direct = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=False)
@@ -469,7 +451,7 @@ def test_daemon_mode(nb_server: OvnSandbox, monkeypatch: pytest.MonkeyPatch) -> 
             NbctlBackend(nb_server.nb_remote, timeout=10).reader()
     finally:
         be.close()
-    assert not live(pid)
+    assert not _pid_alive(pid)
     assert not os.path.exists(socket) and not os.path.exists(os.path.dirname(socket))
     be.close()  # idempotent
 
@@ -493,7 +475,7 @@ def test_daemon_that_cannot_connect_is_stopped(monkeypatch: pytest.MonkeyPatch) 
         leftovers = [
             p.name
             for p in Path("/proc").iterdir()
-            if p.name.isdigit() and live(int(p.name)) and str(tmp) in _cmdline(p)
+            if p.name.isdigit() and _pid_alive(int(p.name)) and str(tmp) in _cmdline(p)
         ]
         assert leftovers == []
     finally:
@@ -702,13 +684,13 @@ def test_private_daemon_of_a_direct_backend_is_started_lazily_and_stopped_by_clo
     desired = LbRowSet(lbs={LB: lb_row(external_ids={"enabled": "True", "big": value})})
     commit_desired(backend, LB_NAME, desired)
     pid = backend.daemon_pid
-    assert pid is not None and live(pid)
+    assert pid is not None and _pid_alive(pid)
     assert idl_rows(idl, LB_NAME, desired) == desired
     [daemon_dir] = [
         p for p in Path(tempfile.gettempdir()).glob("ovnlb-nbctl-*") if str(pid) in _pidfile(p)
     ]
     backend.close()
-    assert not live(pid) and not daemon_dir.exists() and backend.daemon_pid is None
+    assert not _pid_alive(pid) and not daemon_dir.exists() and backend.daemon_pid is None
     backend.close()  # idempotent
     # Still usable: small invocations run directly, a big one starts a new daemon.
     assert lb_rowset(backend.reader(), LB_NAME) == desired
