@@ -26,9 +26,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ovn_or_skip, start_sandbox
-from ovnlb_backends import idl as idlmod
+from ovnlb_backends import jsonparser
 from ovnlb_backends.base import BackendError, TryAgain
-from ovnlb_backends.idl import IdlBackend, StdlibJsonParser, install_json_parser, json_parser_info
+from ovnlb_backends.idl import IdlBackend
+from ovnlb_backends.jsonparser import StdlibJsonParser, install_json_parser, json_parser_info
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.replay import compare, load, replay
 from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
@@ -138,7 +139,7 @@ def restore_parser() -> Iterator[None]:
 
 
 def pure_parser() -> Any:
-    return idlmod._ovs_python_parser(False)
+    return jsonparser.ovs_python_parser(False)
 
 
 def parse_stream(
@@ -240,7 +241,7 @@ def test_from_string_uses_the_stdlib_parser(restore_parser: None) -> None:
 
 
 def pure_parser_from_string(text: str) -> Any:
-    p = idlmod._ovs_python_parser(True)
+    p = jsonparser.ovs_python_parser(True)
     p.feed(text)
     return p.finish()
 

@@ -118,7 +118,7 @@ def cmd_version(args: argparse.Namespace) -> int:
 
     print(f"ovnlb {metadata.version('ovnlb')}")
     try:
-        from ovnlb_backends.idl import json_parser_info
+        from ovnlb_backends.jsonparser import json_parser_info
 
         print(f"ovs json parser: {json_parser_info()}")
     except ImportError as exc:  # pragma: no cover - reported, not fatal
