@@ -11,22 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ovnlb_core.errors import BackendError as BackendError
+from ovnlb_core.errors import TryAgain as TryAgain
 from ovnlb_core.nb import NbReader
 from ovnlb_core.plan import LbRowSet, Plan
 from ovnlb_core.rawops import RawOp
-
-
-class BackendError(Exception):
-    """A backend could not read or write the NB database."""
-
-
-class TryAgain(BackendError):
-    """The transaction's outcome is unknown or its basis changed: re-read, re-plan, retry.
-
-    Raised by :meth:`Backend.commit` when OVSDB answers TRY_AGAIN (a failed
-    ``verify``/``wait``, or a reconnect with the transaction in flight, which
-    may have committed). Re-planning from fresh rows makes a retry safe.
-    """
 
 
 class Backend(Protocol):

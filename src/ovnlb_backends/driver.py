@@ -20,6 +20,7 @@ from ovnlb_core import octavia as oc
 from ovnlb_core import requests as rq
 from ovnlb_core import validate
 from ovnlb_core.errors import NotFoundError, OvnlbError
+from ovnlb_core.errors import RetriesExhausted as RetriesExhausted
 from ovnlb_core.model import LoadBalancerState
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, Plan, diff
@@ -29,10 +30,6 @@ from ovnlb_core.topology import Subnet, Topology, ovn_name
 from ovnlb_core.translate import RowCache, bracket, translate
 
 RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
-
-
-class RetriesExhausted(OvnlbError):
-    """The NB database kept changing under the request; nothing more was retried."""
 
 
 _NO_VALUE: Any = object()

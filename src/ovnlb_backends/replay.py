@@ -15,7 +15,7 @@ from typing import Any
 from ovnlb_backends.base import Backend
 from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_core.dump import canonical_dump
-from ovnlb_core.errors import OvnlbError
+from ovnlb_core.errors import BackendError, OvnlbError
 from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.topology import subnets_from_neutron
@@ -45,6 +45,8 @@ def replay(doc: Mapping[str, Any], backend: Backend) -> Iterator[dict[str, Any]]
         statuses: list[Any] = []
         try:
             statuses = handle(driver, step["request"])
+        except BackendError:  # a failing backend is not an expected request error
+            raise
         except OvnlbError as exc:
             error = f"{type(exc).__name__}: {exc}"
         if step.get("nb_changes_after"):

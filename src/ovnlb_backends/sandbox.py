@@ -32,6 +32,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
+from ovnlb_core.errors import SandboxError as SandboxError
+from ovnlb_core.errors import SandboxUnavailable as SandboxUnavailable
+
 #: Where Debian (and a ``make install`` to /usr/local) put the OVN schemas.
 SCHEMA_DIRS: Final = ("/usr/share/ovn", "/usr/local/share/ovn")
 
@@ -39,14 +42,6 @@ SCHEMA_DIRS: Final = ("/usr/share/ovn", "/usr/local/share/ovn")
 _MAX_SOCKET_PATH: Final = 100
 
 _RECORD_RE: Final = re.compile(r"^record (\d+):", re.MULTILINE)
-
-
-class SandboxUnavailable(RuntimeError):
-    """The OVN binaries or schemas needed for a sandbox are not installed."""
-
-
-class SandboxError(RuntimeError):
-    """A sandbox process failed to start or a control command failed."""
 
 
 def missing_binaries(with_northd: bool = False) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from ovnlb_core.errors import OvnlbError
+from ovnlb_core.errors import SourceError
 from ovnlb_core.sync import DesiredLb, SourceFormatError, view_from_api
 from ovnlb_core.topology import Subnet
 
@@ -26,10 +26,6 @@ __all__ = [
     "SourceError",
     "open_source",
 ]
-
-
-class SourceError(OvnlbError):
-    """Octavia's view could not be read."""
 
 
 class OctaviaSource(Protocol):

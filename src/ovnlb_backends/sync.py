@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from ovnlb_backends.base import Backend, BackendError, TryAgain
-from ovnlb_core.errors import OvnlbError
+from ovnlb_core.errors import SyncRefused
 from ovnlb_core.sync import (
     ActionKind,
     DesiredLb,
@@ -32,10 +32,6 @@ from ovnlb_core.sync import (
 from ovnlb_core.topology import Subnet, Topology
 
 __all__ = ["LbResult", "SyncRefused", "SyncReport", "plan_sync", "run_sync"]
-
-
-class SyncRefused(OvnlbError):
-    """The sync would delete more load balancers than allowed; nothing was written."""
 
 
 #: Called after each load balancer: (done, total, result).

@@ -307,12 +307,12 @@ class Watcher:
         for action in actions:
             try:
                 self._apply(action)
-            except OvnlbError:
-                log.exception("%s event for load balancer %s failed", action.kind, action.lb_id)
-            except BackendError:
+            except BackendError:  # first: BackendError is an OvnlbError too
                 log.exception("%s event for load balancer %s failed", action.kind, action.lb_id)
                 self._need_catch_up = True
                 return
+            except OvnlbError:
+                log.exception("%s event for load balancer %s failed", action.kind, action.lb_id)
 
     def _apply(self, action: ev.LbAction) -> None:
         for _attempt in range(self.max_attempts):

@@ -1,11 +1,45 @@
-"""One exception hierarchy for everything ovnlb refuses or cannot read.
+"""Everything about ovnlb's exceptions lives here: one family under :class:`OvnlbError`.
 
-Every rejection names the resource, its id (when known), the field and the
-reason, so an API layer can turn it into a precise 4xx answer. A rejected
-request writes nothing: validation runs before any plan is made.
+Every ovnlb exception is declared in this module, core and backends alike
+(the classes are plain data, so the core stays pure); the modules that raise
+them import them from here (the old import paths, such as
+``ovnlb_backends.base.BackendError``, keep working through those imports).
+
+* refused requests: :class:`ValidationError` and its subclasses name the
+  resource, its id (when known), the field and the reason, so an API layer can
+  turn them into a precise 4xx answer; a rejected request writes nothing;
+* missing resources: :class:`NotFoundError`;
+* unreadable input: :class:`RowParseError` (NB rows), :class:`RawOpError`
+  (conformance raw operations), :class:`SourceFormatError` / :class:`SourceError`
+  (Octavia's view);
+* the NB database: :class:`BackendError`, :class:`TryAgain`,
+  :class:`RetriesExhausted`, :class:`SyncRefused`;
+* test and demo servers: :class:`SandboxUnavailable`, :class:`SandboxError`.
+
+A few also subclass the builtin they used to be (``ValueError``,
+``RuntimeError``) so existing ``except`` clauses keep catching them.
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "IPVersionsMixingNotSupportedError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OvnlbError",
+    "RawOpError",
+    "RetriesExhausted",
+    "RowParseError",
+    "SandboxError",
+    "SandboxUnavailable",
+    "SourceError",
+    "SourceFormatError",
+    "SyncRefused",
+    "TryAgain",
+    "UnsupportedOptionError",
+    "ValidationError",
+]
 
 
 class OvnlbError(Exception):
@@ -58,3 +92,44 @@ class RowParseError(OvnlbError):
         self.reason = reason
         loc = f"{column}[{key!r}]" if key is not None else column
         super().__init__(f"{table} {row}: {loc}: {reason}")
+
+
+class RawOpError(OvnlbError, ValueError):
+    """A raw operation names a row or column that does not exist."""
+
+
+class SourceFormatError(OvnlbError):
+    """Octavia's view is not in the documented shape (docs/sync.md)."""
+
+
+class SourceError(OvnlbError):
+    """Octavia's view could not be read."""
+
+
+class BackendError(OvnlbError):
+    """A backend could not read or write the NB database."""
+
+
+class TryAgain(BackendError):
+    """The transaction's outcome is unknown or its basis changed: re-read, re-plan, retry.
+
+    Raised by ``Backend.commit`` when OVSDB answers TRY_AGAIN (a failed
+    ``verify``/``wait``, or a reconnect with the transaction in flight, which
+    may have committed). Re-planning from fresh rows makes a retry safe.
+    """
+
+
+class RetriesExhausted(OvnlbError):
+    """The NB database kept changing under the request; nothing more was retried."""
+
+
+class SyncRefused(OvnlbError):
+    """The sync would delete more load balancers than allowed; nothing was written."""
+
+
+class SandboxUnavailable(OvnlbError, RuntimeError):
+    """The OVN binaries or schemas needed for a sandbox are not installed."""
+
+
+class SandboxError(OvnlbError, RuntimeError):
+    """A sandbox process failed to start or a control command failed."""

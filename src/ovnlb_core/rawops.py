@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from ovnlb_core.errors import RawOpError as RawOpError
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, NbReader, Row
 
 RawOp = Mapping[str, Any]
@@ -50,10 +51,6 @@ class RowDelete:
 
 
 ResolvedOp = RowInsert | RowUpdate | RowDelete
-
-
-class RawOpError(ValueError):
-    """A raw operation names a row or column that does not exist."""
 
 
 def insert_uuid(table: str, name: str) -> str:

@@ -46,7 +46,7 @@ from typing import Any
 import attrs
 
 from ovnlb_core import requests as rq
-from ovnlb_core.errors import OvnlbError, RowParseError
+from ovnlb_core.errors import OvnlbError, RowParseError, SourceFormatError
 from ovnlb_core.model import LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader
 from ovnlb_core.octavia import LoadBalancer, OctaviaView
@@ -95,10 +95,6 @@ HEALTH_STATUSES = ("ONLINE", "ERROR", "NO_MONITOR")
 _UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-
-
-class SourceFormatError(OvnlbError):
-    """Octavia's view is not in the documented shape (docs/sync.md)."""
 
 
 # -- ownership ------------------------------------------------------------------------------
