@@ -14,30 +14,10 @@ keys ovnlb does not understand are kept verbatim in ``extra_ids``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from enum import StrEnum
 
 import attrs
 
 from ovnlb_core.plan import HealthCheckRow
-
-
-class OperatingStatus(StrEnum):
-    """Octavia operating statuses."""
-
-    ONLINE = "ONLINE"
-    OFFLINE = "OFFLINE"
-    DEGRADED = "DEGRADED"
-    ERROR = "ERROR"
-    NO_MONITOR = "NO_MONITOR"
-
-
-class ProvisioningStatus(StrEnum):
-    """Octavia provisioning statuses ovnlb reports."""
-
-    ACTIVE = "ACTIVE"
-    ERROR = "ERROR"
-    DELETED = "DELETED"
-
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 

@@ -15,7 +15,7 @@ Values use one canonical Python form whatever the backend:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final, Literal, Protocol
 
 import attrs
@@ -198,10 +198,6 @@ class NbSnapshot:
         uuids = self._name_index.get(table, {}).get(name, [])
         rows = self.tables[table] if uuids else {}
         return [(u, rows[u]) for u in uuids]
-
-    def iter_rows(self, table: str) -> Iterator[tuple[str, Row]]:
-        """Iterate ``(uuid, row)`` of a table."""
-        return iter(self.rows(table).items())
 
 
 def full_row(table: str, row: Mapping[str, Any]) -> dict[str, Any]:

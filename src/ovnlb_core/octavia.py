@@ -378,7 +378,3 @@ class OctaviaView:
         if obj is None:
             return None
         return bool(obj.get("admin_state_up", True))
-
-    def forget(self, kind: str, oid: str) -> None:
-        """Drop an object reported DELETED (a deleted LB takes its children along)."""
-        getattr(self, kind).pop(oid, None)
