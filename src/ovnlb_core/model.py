@@ -17,13 +17,14 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
+from ovnlb_core.frozen import FrozenMap, frozen_map
 from ovnlb_core.plan import HealthCheckRow
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 
 
-def _dict(value: Mapping[str, str]) -> dict[str, str]:
-    return dict(value)
+def _dict(value: Mapping[str, str]) -> FrozenMap[str, str]:
+    return frozen_map(value)
 
 
 def _sorted(value: Iterable[str]) -> tuple[str, ...]:

@@ -15,9 +15,11 @@ from typing import Literal
 
 import attrs
 
+from ovnlb_core.frozen import FrozenMap, frozen_map
+
 
 def _frozen_map(value: Mapping[str, str]) -> Mapping[str, str]:
-    return dict(value)
+    return frozen_map(value)
 
 
 def _sorted(value: Iterable[str]) -> tuple[str, ...]:
@@ -58,20 +60,20 @@ class NatColumns:
     external_mac: str | None
 
 
-def _lbs(value: Mapping[str, LoadBalancerRow]) -> Mapping[str, LoadBalancerRow]:
-    return dict(value)
+def _lbs(value: Mapping[str, LoadBalancerRow]) -> FrozenMap[str, LoadBalancerRow]:
+    return frozen_map(value)
 
 
-def _hcs(value: Mapping[str, HealthCheckRow]) -> Mapping[str, HealthCheckRow]:
-    return dict(value)
+def _hcs(value: Mapping[str, HealthCheckRow]) -> FrozenMap[str, HealthCheckRow]:
+    return frozen_map(value)
 
 
-def _names(value: Mapping[str, frozenset[str]]) -> Mapping[str, frozenset[str]]:
-    return dict(value)
+def _names(value: Mapping[str, frozenset[str]]) -> FrozenMap[str, frozenset[str]]:
+    return frozen_map(value)
 
 
-def _nats(value: Mapping[str, NatColumns]) -> Mapping[str, NatColumns]:
-    return dict(value)
+def _nats(value: Mapping[str, NatColumns]) -> FrozenMap[str, NatColumns]:
+    return frozen_map(value)
 
 
 @attrs.frozen
