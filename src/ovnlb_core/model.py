@@ -20,6 +20,17 @@ import attrs
 from ovnlb_core.frozen import FrozenMap, frozen_map
 from ovnlb_core.plan import HealthCheckRow
 
+__all__ = [
+    "PROTOCOLS",
+    "SELECTION_FIELDS",
+    "ListenerState",
+    "LoadBalancerState",
+    "MemberEntry",
+    "PoolState",
+    "ProtocolRow",
+]
+
+
 PROTOCOLS = ("tcp", "udp", "sctp")
 
 

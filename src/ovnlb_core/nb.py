@@ -20,6 +20,19 @@ from typing import Any, Final, Literal, Protocol
 
 import attrs
 
+__all__ = [
+    "NAMED_TABLES",
+    "NON_ROOT_TABLES",
+    "SCHEMA",
+    "Column",
+    "ColumnKind",
+    "NbReader",
+    "NbSnapshot",
+    "Row",
+    "full_row",
+]
+
+
 Row = Mapping[str, Any]
 
 ColumnKind = Literal["scalar", "optional", "set", "map"]

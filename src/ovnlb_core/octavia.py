@@ -18,6 +18,21 @@ import attrs
 
 from ovnlb_core.errors import InvalidRequestError
 
+__all__ = [
+    "AdditionalVip",
+    "HealthMonitor",
+    "Listener",
+    "LoadBalancer",
+    "Member",
+    "OctaviaView",
+    "Pool",
+    "SessionPersistence",
+    "Update",
+    "as_dict",
+    "update_of",
+]
+
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 _MISSING: Any = object()

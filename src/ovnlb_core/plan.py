@@ -17,6 +17,22 @@ import attrs
 
 from ovnlb_core.frozen import FrozenMap, frozen_map
 
+__all__ = [
+    "Attachment",
+    "HcUpdate",
+    "HealthCheckRow",
+    "LbRowSet",
+    "LbUpdate",
+    "LoadBalancerRow",
+    "MapDelta",
+    "NatColumns",
+    "NatUpdate",
+    "Plan",
+    "apply",
+    "diff",
+    "diff_map",
+]
+
 
 def _frozen_map(value: Mapping[str, str]) -> Mapping[str, str]:
     return frozen_map(value)

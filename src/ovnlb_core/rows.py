@@ -14,6 +14,16 @@ from typing import Any
 from ovnlb_core.nb import NbReader, Row
 from ovnlb_core.plan import HealthCheckRow, LbRowSet, LoadBalancerRow
 
+__all__ = [
+    "find_lb_of_pool",
+    "find_lbs_by_mapping",
+    "hc_row",
+    "holders",
+    "lb_names",
+    "lb_row",
+    "lb_rowset",
+]
+
 
 def lb_row(uuid: str, row: Row) -> LoadBalancerRow:
     """A canonical ``Load_Balancer`` row -> :class:`LoadBalancerRow`."""

@@ -13,6 +13,16 @@ from typing import Any
 from ovnlb_core.model import ProtocolRow
 from ovnlb_core.octavia import OctaviaView
 
+__all__ = [
+    "ACTIVE",
+    "DELETED",
+    "ERROR",
+    "Payload",
+    "entry",
+    "rollup",
+]
+
+
 Payload = dict[str, list[dict[str, Any]]]
 
 ACTIVE = "ACTIVE"
