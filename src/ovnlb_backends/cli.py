@@ -314,7 +314,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         raise CliError(f"{args.file}: not UTF-8 text") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise CliError(f"{args.file}: {exc}" if args.file not in str(exc) else str(exc)) from None
+        if isinstance(exc, json.JSONDecodeError):
+            raise CliError(f"{args.file}: not JSON: {exc}") from None
+        raise CliError(str(exc) if args.file in str(exc) else f"{args.file}: {exc}") from None
     records = []
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
@@ -380,6 +382,14 @@ def _tool_version(prog: str) -> str:
     return first[0] if first else "unknown"
 
 
+def _schema_version(backend: Any) -> str:
+    """The NB schema version the server announced (IDL backend), else ``-``."""
+    # The ovs IDL keeps the server's schema (ovs.db.schema.DbSchema) as _db.
+    db = getattr(getattr(backend, "_idl", None), "_db", None)
+    version = getattr(db, "version", None)
+    return str(version) if version else "- (known to the idl backend only)"
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Versions (ovnlb, OVS/OVN tools, ovs Python, JSON parser); with a remote, test it.
 
@@ -406,20 +416,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         facts.append(("ovs json parser", f"ovs not importable ({exc})"))
     for prog in ("ovsdb-server", "ovn-nbctl", "ovn-northd"):
         facts.append((prog, _tool_version(prog)))
-    code = EXIT_OK
+    code, failure = EXIT_OK, ""
     if nb_remote(args) or args.sandbox or args.northd:
         remote = nb_remote(args) or "sandbox"
         start = time.monotonic()
         try:
             with open_backend(args) as backend:
                 facts.append(("nb remote", remote))
-                schema = getattr(backend, "schema_version", None)
-                facts.append(("nb schema version", str(schema() if callable(schema) else "-")))
+                facts.append(("nb schema version", _schema_version(backend)))
                 lbs = len(backend.reader().rows("Load_Balancer"))
                 facts.append(("nb connection", f"ok ({time.monotonic() - start:.2f} s)"))
                 facts.append(("nb Load_Balancer rows", str(lbs)))
         except (BackendError, CliError) as exc:
-            facts.append(("nb connection", f"FAILED: {exc}"))
+            failure = _one_line(exc)
+            facts.append(("nb connection", f"FAILED: {failure}"))
             code = EXIT_ERROR
     else:
         facts.append(("nb connection", f"not tested (give --remote, --db or ${ENV_NB})"))
@@ -438,7 +448,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             columns=args.columns,
         )
     if code:
-        print(f"ovnlb: error: {dict(facts)['nb connection']}", file=sys.stderr)
+        print(f"ovnlb doctor: error: NB connection failed: {failure}", file=sys.stderr)
     return code
 
 

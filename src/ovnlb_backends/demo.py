@@ -270,10 +270,15 @@ def run(backend: Backend, out: TextIO, *, clean_up: bool = False) -> None:
     try:
         for n, (title, statuses) in enumerate(walkthrough(backend), 1):
             out.write(f"== step {n}: {title}\n")
-            for uuid, row in sorted(backend.reader().rows("Load_Balancer").items()):
+            # Only the walkthrough's rows: a real NB may hold other load balancers.
+            reader = backend.reader()
+            hcs: set[str] = set()
+            for uuid, row in sorted(reader.by_name("Load_Balancer", LB)):
                 out.write(render_row("Load_Balancer", uuid, row) + "\n")
-            for uuid, row in sorted(backend.reader().rows("Load_Balancer_Health_Check").items()):
-                out.write(render_row("Load_Balancer_Health_Check", uuid, row) + "\n")
+                hcs.update(row.get("health_check") or ())
+            for uuid, row in sorted(reader.rows("Load_Balancer_Health_Check").items()):
+                if uuid in hcs:
+                    out.write(render_row("Load_Balancer_Health_Check", uuid, row) + "\n")
             for payload in statuses:
                 out.write("status: " + json.dumps(payload, sort_keys=True) + "\n")
             out.write("\n")

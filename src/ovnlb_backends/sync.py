@@ -216,9 +216,10 @@ def run_sync(
     ``allow_mass_delete`` lifts both.
 
     Connection loss: the run stops (``stopped`` set, the rest listed in
-    ``not_attempted``) once the NB database has been out of reach for
-    ``give_up_after`` seconds, or after ``max_nb_failures`` load balancers
-    in a row failed on the NB side, instead of spending the full backend
+    ``not_attempted``) once a load balancer failed after the NB database
+    gave no answer for ``give_up_after`` seconds (it is down or hung; pass
+    the backend's timeout), or after ``max_nb_failures`` load balancers in
+    a row failed on the NB side, instead of spending the full backend
     timeout on every remaining load balancer.
     """
     start = time.monotonic()
@@ -255,6 +256,7 @@ def run_sync(
     done = 0
     try:
         for i, (lb, name) in enumerate(work, 1):
+            began = time.monotonic()
             try:
                 result = _one(backend, lb, name, subnets, max_attempts, watch)
             except BackendError as exc:  # reading failed (nbctl, a lost replica)
@@ -268,11 +270,17 @@ def run_sync(
             if progress is not None:
                 progress(i, len(work), result)
             failures_in_a_row = failures_in_a_row + 1 if result.nb_failure else 0
-            if result.nb_failure and (watch.expired() or failures_in_a_row >= max_nb_failures):
+            if not result.nb_failure:
+                continue
+            # A failure that took the whole timeout means NB did not answer for that
+            # long (down, or hung): the next load balancer would wait as long again.
+            waited = time.monotonic() - began
+            if give_up_after is not None and (watch.expired() or waited >= give_up_after):
+                report.stopped = f"no answer from the NB database for {waited:.0f} s"
+                break
+            if failures_in_a_row >= max_nb_failures:
                 report.stopped = (
-                    f"NB database out of reach for {give_up_after:g} s"
-                    if watch.expired() and give_up_after is not None
-                    else f"{failures_in_a_row} load balancers in a row failed on the NB side"
+                    f"{failures_in_a_row} load balancers in a row failed on the NB side"
                 )
                 break
     except KeyboardInterrupt:

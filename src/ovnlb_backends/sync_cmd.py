@@ -438,6 +438,7 @@ class Progress:
         self.start = time.monotonic()
         self.last = self.start
         self.counts = {"applied": 0, "in-sync": 0, "failed": 0}
+        self.lines = 0
 
     def __call__(self, done: int, total: int, result: LbResult) -> None:
         key = "failed" if result.error else ("applied" if result.applied else "in-sync")
@@ -455,9 +456,12 @@ class Progress:
             self.stream.flush()
             return
         now = time.monotonic()
-        if now - self.last < self.interval and done != total:
+        # The last state only after earlier lines: a short run stays quiet.
+        final = done == total and self.lines > 0
+        if now - self.last < self.interval and not final:
             return
         self.last = now
+        self.lines += 1
         c = self.counts
         self.stream.write(
             f"sync: {done}/{total} load balancers ({c['applied']} changed, {c['in-sync']} in "
