@@ -16,6 +16,7 @@ import os
 import socket
 import ssl
 import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
@@ -186,6 +187,11 @@ def _tls_probe(remote: str, key: str, cert: str, ca: str, timeout: float = 5.0) 
                 ctx.wrap_socket(sock) as tls,
             ):
                 tls.do_handshake()
+                # With TLS 1.3 the server checks the client's certificate after the
+                # client's handshake is done: only the first exchange tells.
+                tls.sendall(b'{"method":"echo","params":[],"id":"ovnlb-tls-probe"}')
+                if not tls.recv(1):
+                    raise ssl.SSLError("the server closed the connection (certificate refused?)")
         except ssl.SSLCertVerificationError as exc:
             raise CliError(
                 f"{r}: certificate problem: the server's certificate does not verify against "
@@ -515,10 +521,13 @@ def _stdout_gone() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ovnlb`` console script (returns the exit code)."""
+    started = time.monotonic()
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    # Run times reported cover the whole command (reading the view, connecting).
+    args.started = started
     _configure_logging(args)
     error_code = int(getattr(args, "error_exit", EXIT_ERROR))
     prog = f"ovnlb {args.command}"

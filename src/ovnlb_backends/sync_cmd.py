@@ -473,7 +473,7 @@ class Progress:
 @_guard
 def cmd_sync(args: argparse.Namespace) -> int:
     """Apply Octavia's view, one transaction per load balancer."""
-    start = time.monotonic()
+    started = float(getattr(args, "started", None) or time.monotonic())
     source, lbs, subnets = _load_source(args)
     _scope_check(args, source, refuse=not args.dry_run)
     if args.columns and args.format == "text":
@@ -493,7 +493,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             give_up_after=args.timeout,
         )
     # The whole run: reading the view and connecting included.
-    report.seconds = time.monotonic() - start
+    report.seconds = time.monotonic() - started
     if args.dry_run and args.format == "text":
         write_plan_text([r.action for r in report.results], sys.stdout)
     _write_sync_summary(report, args)

@@ -119,6 +119,12 @@ def _members(doc: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
     return out
 
 
+def _some(ids: list[str], kind: str, what: str) -> str:
+    """One warning for many objects (a filtered view can leave thousands)."""
+    shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
+    return f"{len(ids)} {kind} {what} (ignored): {shown}"
+
+
 def _proto(obj: Mapping[str, Any]) -> str:
     return str(obj.get("protocol") or "").upper()
 
@@ -223,19 +229,21 @@ def check_view(doc: Mapping[str, Any]) -> ViewCheck:
                         "is not in neutron.subnets"
                     )
 
-    for kind, objs in (("listener", listeners), ("pool", pools)):
-        for obj_id in objs:
-            if not owners.get(obj_id, set()) & known_lbs:
-                warnings.append(
-                    f"{kind} {obj_id} belongs to no load balancer of the view (ignored)"
-                )
-    for pool_id in members:
-        if pool_id not in pools:
-            warnings.append(f"members of pool {pool_id}: no such pool in the view (ignored)")
+    for kind, objs in (("listeners", listeners), ("pools", pools)):
+        lost = [x for x in objs if not owners.get(x, set()) & known_lbs]
+        if lost:
+            warnings.append(_some(lost, kind, "belong to no load balancer of the view"))
+    lost = [p for p in members if p not in pools]
+    if lost:
+        warnings.append(_some(lost, "member lists", "name no pool of the view"))
     named_hms = {str(p.get("healthmonitor_id")) for p in pools.values()}
-    for hm in hms.values():
-        if hm["id"] not in named_hms and not any(p in pools for p in _ids(hm.get("pools"))):
-            warnings.append(f"healthmonitor {hm['id']} belongs to no pool of the view (ignored)")
+    lost = [
+        h["id"]
+        for h in hms.values()
+        if h["id"] not in named_hms and not any(p in pools for p in _ids(h.get("pools")))
+    ]
+    if lost:
+        warnings.append(_some(lost, "healthmonitors", "belong to no pool of the view"))
     return ViewCheck(
         errors={k: tuple(v) for k, v in errors.items() if v},
         warnings=tuple(warnings),
