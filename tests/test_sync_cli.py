@@ -8,6 +8,7 @@ a sync writes must be the recorded ones of step 12.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,9 @@ def test_plan_sync_check_exit_codes(nb: str, capsys: pytest.CaptureFixture[str])
         assert f"+ row {LB1}/{proto}" in out
     assert "plan: 1 to create, 0 to update, 0 to delete, 0 in sync, 0 errors" in out
     code, out, _ = run(capsys, "check", "--from", src, "--remote", nb)
-    assert code == 2 and out.startswith(f"CREATE  {LB1}")
+    assert code == 2 and re.fullmatch(rf"CREATE  {LB1} \(\d+ changes\)", out.splitlines()[1])
+    assert out.startswith("check: DRIFT: 1 load balancers; 1 to create, ")
+    assert out.splitlines()[0].endswith("(CRITICAL)")
 
     # --dry-run writes nothing.
     before = dump(nb)

@@ -381,16 +381,17 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.format == "text":
         if args.columns:
             raise UsageError("-c needs -f json, table, value or yaml")
-        for a in drifted:
-            extra = f": {a.error}" if a.error else f" ({_change_count(a)} changes)"
-            print(f"{a.kind.value.upper():7} {a.lb_id}{extra}")
-            for issue in a.issues:
-                print(f"        malformed: {issue}")
+        # The status line first: monitoring systems show the first line of a check.
         total = len(actions)
         print(
             f"check: {status.upper()}: {total} load balancers; {_summary_text(counts)}"
             f" ({word}{f', {n_warnings} view warnings' if n_warnings else ''})"
         )
+        for a in drifted:
+            extra = f": {a.error}" if a.error else f" ({_change_count(a)} changes)"
+            print(f"{a.kind.value.upper():7} {a.lb_id}{extra}")
+            for issue in a.issues:
+                print(f"        malformed: {issue}")
         return code
     doc = {
         "status": status,
