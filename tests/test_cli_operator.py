@@ -401,6 +401,21 @@ def test_watch_connection_errors_are_one_line(ovn_northd: OvnSandbox, tmp_path: 
     assert res.returncode == 0 and res.stderr == ""
 
 
+def test_watch_ctrl_c_is_130(ovn_northd: OvnSandbox) -> None:
+    proc = popen(
+        "watch", "--remote", ovn_northd.nb_remote, "--sb-remote", ovn_northd.sb_remote, "-v"
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "holding lock ovnlb_watch" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    proc.wait(30)
+    assert proc.returncode == 130
+    assert rest.splitlines()[-1] == "ovnlb watch: interrupted" and "Traceback" not in rest
+
+
 def test_replay_and_view_file_problems_are_one_line(nb: str, tmp_path: Path) -> None:
     res = ovnlb("replay", str(tmp_path / "none.json"))
     assert res.returncode == 1

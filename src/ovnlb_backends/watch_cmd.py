@@ -85,8 +85,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 watcher.step(1.0)
                 _log_applied(watcher)
         except KeyboardInterrupt:
-            log.info("interrupted: stopping")
-            return 0
+            print("ovnlb watch: interrupted", file=sys.stderr)
+            return 130
     finally:
         watcher.close()
 
