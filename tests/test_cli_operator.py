@@ -420,6 +420,10 @@ def test_replay_and_view_file_problems_are_one_line(nb: str, tmp_path: Path) -> 
     res = ovnlb("replay", str(tmp_path / "none.json"))
     assert res.returncode == 1
     assert error_line(res.stderr).endswith("none.json: No such file or directory")
+    # --debug adds the traceback, the one line stays last.
+    res = ovnlb("replay", str(tmp_path / "none.json"), "--debug")
+    assert res.returncode == 1 and res.stderr.startswith("Traceback")
+    assert res.stderr.splitlines()[-1].endswith("none.json: No such file or directory")
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "ovnlb-conformance/1", ')
     res = ovnlb("replay", str(broken))
