@@ -32,9 +32,13 @@ _NEUTRON_KINDS = ("subnets", "networks", "ports", "floatingips")
 class FakeOpenStack:
     """The cloud; use as a context manager. ``max_page`` caps every page (server side)."""
 
-    def __init__(self, view: Mapping[str, Any], *, max_page: int = 2) -> None:
+    def __init__(
+        self, view: Mapping[str, Any], *, max_page: int = 2, roles: Sequence[str] = ("admin",)
+    ) -> None:
         self.view = view
         self.max_page = max_page
+        #: The roles of the issued token (a project member sees only its project).
+        self.roles = list(roles)
         self.requests: list[tuple[str, str]] = []
         self.auth_bodies: list[Any] = []
         handler = type("Handler", (_Handler,), {"cloud": self})
@@ -180,7 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
                     "name": "admin",
                     "domain": {"id": "default", "name": "Default"},
                 },
-                "roles": [{"id": "51cc68287d524c759f47c811e6463340", "name": "admin"}],
+                "roles": [
+                    {"id": uuid.uuid5(uuid.NAMESPACE_OID, r).hex, "name": r}
+                    for r in self.cloud.roles
+                ],
                 "is_domain": False,
                 "catalog": self.cloud.catalog(),
             }

@@ -23,6 +23,7 @@ from conftest import ovn_or_skip
 from ovnlb_backends import demo
 from ovnlb_backends import sandbox as sandbox_mod
 from ovnlb_backends.cli import build_parser, main, open_backend
+from ovnlb_backends.output import UsageError
 from ovnlb_backends.sandbox import OvnSandbox
 
 CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
@@ -177,27 +178,39 @@ class FakeBackend:
     ],
 )
 def test_tls_options_reach_the_backend(
-    monkeypatch: pytest.MonkeyPatch, kind: str, module: str, cls: str, names: tuple[str, ...]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    kind: str,
+    module: str,
+    cls: str,
+    names: tuple[str, ...],
 ) -> None:
+    from test_idl_backend import make_certs
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not found")
     made: list[FakeBackend] = []
+    pki = make_certs(tmp_path)
 
     def fake(remote: str, **kwargs: Any) -> FakeBackend:
         made.append(FakeBackend(remote, kwargs))
         return made[-1]
 
     monkeypatch.setattr(f"{module}.{cls}", fake)
-    tls = ["--private-key", "k.pem", "--certificate", "c.pem", "--ca-cert", "ca.pem"]
+    tls = ["--private-key", pki["key"], "--certificate", pki["cert"], "--ca-cert", pki["ca"]]
+    # Nothing listens on port 1: the TLS probe cannot connect and leaves it to the backend.
     args = build_parser().parse_args(
-        ["demo", "--backend", kind, "--remote", "ssl:127.0.0.1:6641", *tls]
+        ["demo", "--backend", kind, "--remote", "ssl:127.0.0.1:1", *tls]
     )
     with open_backend(args) as backend:
         assert backend is made[0]  # type: ignore[comparison-overlap]
     [fb] = made
-    assert fb.remote == "ssl:127.0.0.1:6641" and fb.closed
+    assert fb.remote == "ssl:127.0.0.1:1" and fb.closed
     assert {k: fb.kwargs[k] for k in names} == dict(zip(names, tls[1::2], strict=True))
 
 
-def test_a_real_backend_needs_a_remote_or_a_sandbox() -> None:
+def test_a_real_backend_needs_a_remote_or_a_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OVN_NB_DB", raising=False)
     args = argparse.Namespace(backend="nbctl", remote=None, sandbox=False)
-    with pytest.raises(SystemExit, match="needs --remote or --sandbox"), open_backend(args):
+    with pytest.raises(UsageError, match="needs an NB remote"), open_backend(args):
         pass

@@ -8,13 +8,14 @@ a sync writes must be the recorded ones of step 12.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ovnlb_backends.cli import build_parser, main
+from ovnlb_backends.cli import backend_kind, build_parser, main
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.sandbox import OvnSandbox
 from ovnlb_core.dump import canonical_dump
@@ -86,7 +87,7 @@ def test_subcommands_are_registered() -> None:
         ["show", LB1, "--remote", "unix:/x", "--json"],
     ):
         args = parser.parse_args(argv)
-        assert args.backend == "idl" and args.remote == "unix:/x"
+        assert backend_kind(args) == "idl" and args.remote == "unix:/x"
 
 
 def test_plan_sync_check_exit_codes(nb: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,12 +100,14 @@ def test_plan_sync_check_exit_codes(nb: str, capsys: pytest.CaptureFixture[str])
         assert f"+ row {LB1}/{proto}" in out
     assert "plan: 1 to create, 0 to update, 0 to delete, 0 in sync, 0 errors" in out
     code, out, _ = run(capsys, "check", "--from", src, "--remote", nb)
-    assert code == 2 and out.startswith(f"CREATE  {LB1}")
+    assert code == 2 and re.fullmatch(rf"CREATE  {LB1} \(\d+ changes\)", out.splitlines()[1])
+    assert out.startswith("check: DRIFT: 1 load balancers; 1 to create, ")
+    assert out.splitlines()[0].endswith("(CRITICAL)")
 
     # --dry-run writes nothing.
     before = dump(nb)
     code, out, _ = run(capsys, "sync", "--from", src, "--remote", nb, "--dry-run")
-    assert code == 0 and "would create 1" in out
+    assert code == 2 and "would create 1" in out
     assert dump(nb) == before
 
     code, out, _ = run(capsys, "sync", "--from", src, "--remote", nb)
@@ -198,10 +201,11 @@ def test_errors_exit_1(nb: str, capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert "HTTP" in doc["load_balancers"][0]["error"]
     code, out, err = run(capsys, "sync", "--from", str(bad), "--remote", nb)
     assert code == 1 and "HTTP" in err
+    # check cannot answer: UNKNOWN (3) for monitoring systems.
     code, _, err = run(
         capsys, "check", "--from", str(EXAMPLE), "--remote", "unix:/nonexistent", "--backend", "idl"
     )
-    assert code == 1 and "error" in err
+    assert code == 3 and "error" in err
 
 
 def test_show(nb: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from ovnlb_backends.base import Backend
 from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_backends.nbctl_format import render_row
+from ovnlb_core.nb import NbReader
 from ovnlb_core.rawops import RawOp
 from ovnlb_core.topology import Subnet
 
@@ -228,16 +229,59 @@ def walkthrough(backend: Backend) -> Iterator[tuple[str, list[Any]]]:
         yield title, fn(driver)
 
 
-def run(backend: Backend, out: TextIO) -> None:
-    """Print the Load_Balancer rows after each step, as ``ovn-nbctl list load_balancer``."""
+#: Rows the walkthrough creates that are roots of the NB schema (the others
+#: are referenced by them and go with them).
+_ROOTS = (
+    ("Logical_Switch", f"neutron-{NET}"),
+    ("Logical_Switch", f"neutron-{MEMBER_NET}"),
+    ("Logical_Router", f"neutron-{ROUTER}"),
+)
+
+
+def present_rows(reader: NbReader) -> list[str]:
+    """The walkthrough's rows already in NB (``Table name``): a real NB must have none."""
+    out = [f"Load_Balancer {LB}" for _ in reader.by_name("Load_Balancer", LB)][:1]
+    for table, name in _ROOTS:
+        if reader.by_name(table, name):
+            out.append(f"{table} {name}")
+    return out
+
+
+def cleanup(backend: Backend) -> None:
+    """Remove what the walkthrough created: the load balancer, then its topology."""
+    driver = OvnLbDriver(backend, SUBNETS)
+    if backend.reader().by_name("Load_Balancer", LB):
+        driver.lb_delete({"loadbalancer_id": LB, "vip_address": "172.24.4.9"}, cascade=True)
+    ops = [
+        {"op": "delete", "table": t, "name": n} for t, n in _ROOTS if backend.reader().by_name(t, n)
+    ]
+    if ops:
+        backend.apply_raw(ops)
+
+
+def run(backend: Backend, out: TextIO, *, clean_up: bool = False) -> None:
+    """Print the Load_Balancer rows after each step, as ``ovn-nbctl list load_balancer``.
+
+    With ``clean_up`` the walkthrough's rows are removed at the end (also when
+    a step fails), so that it can run again on the same NB database.
+    """
     import json
 
-    for n, (title, statuses) in enumerate(walkthrough(backend), 1):
-        out.write(f"== step {n}: {title}\n")
-        for uuid, row in sorted(backend.reader().rows("Load_Balancer").items()):
-            out.write(render_row("Load_Balancer", uuid, row) + "\n")
-        for uuid, row in sorted(backend.reader().rows("Load_Balancer_Health_Check").items()):
-            out.write(render_row("Load_Balancer_Health_Check", uuid, row) + "\n")
-        for payload in statuses:
-            out.write("status: " + json.dumps(payload, sort_keys=True) + "\n")
-        out.write("\n")
+    try:
+        for n, (title, statuses) in enumerate(walkthrough(backend), 1):
+            out.write(f"== step {n}: {title}\n")
+            # Only the walkthrough's rows: a real NB may hold other load balancers.
+            reader = backend.reader()
+            hcs: set[str] = set()
+            for uuid, row in sorted(reader.by_name("Load_Balancer", LB)):
+                out.write(render_row("Load_Balancer", uuid, row) + "\n")
+                hcs.update(row.get("health_check") or ())
+            for uuid, row in sorted(reader.rows("Load_Balancer_Health_Check").items()):
+                if uuid in hcs:
+                    out.write(render_row("Load_Balancer_Health_Check", uuid, row) + "\n")
+            for payload in statuses:
+                out.write("status: " + json.dumps(payload, sort_keys=True) + "\n")
+            out.write("\n")
+    finally:
+        if clean_up:
+            cleanup(backend)

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from ovnlb_core.errors import SourceError
 from ovnlb_core.sync import DesiredLb, SourceFormatError, view_from_api
 from ovnlb_core.topology import Subnet
+from ovnlb_core.viewcheck import check_view
 
 __all__ = [
     "JsonFileSource",
@@ -49,17 +50,25 @@ class _DocumentSource:
     """A source whose view is one API document, converted on first use."""
 
     _view: tuple[list[DesiredLb], dict[str, Subnet]] | None = None
+    _warnings: tuple[str, ...] = ()
 
     def document(self) -> Mapping[str, Any]:
         raise NotImplementedError
 
     def _load(self) -> tuple[list[DesiredLb], dict[str, Subnet]]:
         if self._view is None:
+            doc = self.document()
             try:
-                self._view = view_from_api(self.document())
+                self._view = view_from_api(doc)
             except SourceFormatError as exc:
                 raise SourceError(f"{self.describe()}: {exc}") from exc
+            self._warnings = check_view(doc).warnings
         return self._view
+
+    def warnings(self) -> list[str]:
+        """Harmless oddities of the view (objects that belong to nothing, ...)."""
+        self._load()
+        return list(self._warnings)
 
     def load_balancers(self) -> list[DesiredLb]:
         """Every ``ovn`` load balancer of the view."""
@@ -86,6 +95,10 @@ class JsonFileSource(_DocumentSource):
                 doc = json.load(f)
         except OSError as exc:
             raise SourceError(f"{self.path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SourceError(
+                f"{self.path}: not UTF-8 text (byte {exc.start}); JSON views must be UTF-8"
+            ) from exc
         except json.JSONDecodeError as exc:
             raise SourceError(f"{self.path}: not JSON: {exc}") from exc
         if not isinstance(doc, Mapping):
@@ -143,6 +156,32 @@ class OpenStackSource(_DocumentSource):
             except Exception as exc:
                 raise SourceError(f"{self.describe()}: cannot connect: {exc}") from exc
         return self._conn
+
+    #: Roles whose holders see the load balancers of every project (Octavia's
+    #: RBAC: ``admin``, and the global roles of its advanced policy).
+    ALL_PROJECT_ROLES = frozenset({"admin", "load-balancer_admin", "load-balancer_global_observer"})
+
+    def scope_problem(self) -> str | None:
+        """Why these credentials may not see every project's load balancers (None: they do).
+
+        Octavia answers a project-scoped, non-admin token with that project's
+        load balancers only; a sync would then delete every other project's.
+        """
+        conn = self.connection()
+        try:
+            access = conn.session.auth.get_access(conn.session)
+            roles = set(getattr(access, "role_names", None) or ())
+            project = getattr(access, "project_name", None) or getattr(access, "project_id", "")
+            system = bool(getattr(access, "system_scoped", False))
+        except Exception as exc:
+            return f"{self.describe()}: cannot tell the token's roles ({type(exc).__name__}: {exc})"
+        if system or roles & self.ALL_PROJECT_ROLES:
+            return None
+        return (
+            f"{self.describe()}: the credentials (project {project!r}, roles "
+            f"{', '.join(sorted(roles)) or 'none'}) are not admin: Octavia lists only that "
+            "project's load balancers"
+        )
 
     def _list(
         self, proxy: Any, path: str, key: str, params: Mapping[str, Any] | None = None

@@ -1,60 +1,88 @@
 """``ovnlb plan | sync | check | show``: Octavia's view against the NB database.
 
-Exit status of ``plan`` and ``check``: 0 when NB matches Octavia's view, 2
-when it drifted, 1 on an error (the source could not be read, a load
-balancer could not be planned). ``sync`` exits 0 when everything was
-applied, 1 when a load balancer failed, 130 when interrupted.
+Exit codes (docs/cli.md): ``plan`` and ``sync --dry-run`` exit 0 when NB
+matches Octavia's view, 2 when it drifted, 1 on an error (the source could
+not be read, a load balancer could not be planned). ``sync`` exits 0 when
+everything was applied, 1 when a load balancer failed or the run stopped,
+130 when interrupted. ``check`` speaks the monitoring-plugin convention: 0
+OK (in sync), 1 WARNING (in sync, the view has harmless oddities), 2
+CRITICAL (drift, or a load balancer that cannot be synced), 3 UNKNOWN (no
+answer: source or NB unreadable). Usage errors exit 64 everywhere.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ovnlb_backends.base import BackendError
-from ovnlb_backends.sources import SourceError, open_source
+from ovnlb_backends.cli import (
+    CliError,
+    add_backend_args,
+    add_common_args,
+    add_format_args,
+    open_backend,
+)
+from ovnlb_backends.output import UsageError, write_output
+from ovnlb_backends.sources import OctaviaSource, OpenStackSource, SourceError, open_source
 from ovnlb_backends.sync import LbResult, SyncReport, plan_sync, run_sync
 from ovnlb_core.errors import OvnlbError, RowParseError
 from ovnlb_core.parse import parse
+from ovnlb_core.plan import HealthCheckRow, LoadBalancerRow
 from ovnlb_core.rows import lb_names
 from ovnlb_core.sync import ActionKind, SyncAction, action_json, is_port_forwarding, rowset
 from ovnlb_core.sync import show_json as lb_show_json
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: ``check``: the monitoring-plugin exit codes.
+CHECK_OK, CHECK_WARNING, CHECK_CRITICAL, CHECK_UNKNOWN = 0, 1, 2, 3
+#: Default share of the owned load balancers a sync may delete without --allow-mass-delete.
+DEFAULT_DELETE_SHARE = 0.10
+
+log = logging.getLogger("ovnlb_backends.sync_cmd")
 
 
-def _backend_args(p: argparse.ArgumentParser) -> None:
-    from ovnlb_backends.cli import _add_backend_args
-
-    _add_backend_args(p)
-    # A sync is about a real NB database: --remote alone selects the IDL backend.
-    p.set_defaults(backend="idl")
-
-
-def _source_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+def _source_args(p: argparse.ArgumentParser, *, deleting: bool = False) -> None:
+    g = p.add_argument_group("Octavia's view")
+    g.add_argument(
         "--from",
         dest="source",
         required=True,
         metavar="SOURCE",
         help="Octavia's view: a JSON file (docs/sync.md) or 'openstack' (openstacksdk)",
     )
-    p.add_argument("--os-cloud", help="cloud of clouds.yaml for --from openstack (else OS_*)")
-    p.add_argument(
+    g.add_argument("--os-cloud", help="cloud of clouds.yaml for --from openstack (else OS_*)")
+    g.add_argument(
         "--keep-orphans",
         action="store_true",
         help="never delete load balancers Octavia does not know",
     )
-    p.add_argument(
+    if not deleting:
+        return
+    g.add_argument(
         "--max-deletes",
         type=int,
         default=None,
         metavar="N",
-        help="refuse to run when more than N load balancers would be deleted "
-        "(default: 0 when the source lists no load balancer, else no limit)",
+        help="delete at most N load balancers Octavia does not list; refuse the sync "
+        "otherwise (default: 10%% of the owned ones in NB, at least 1; 0 when the "
+        "source lists none)",
+    )
+    g.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="go ahead whatever the number of deletions (the view is complete; the "
+        "--from openstack scope check still applies)",
+    )
+    g.add_argument(
+        "--allow-project-scope",
+        action="store_true",
+        help="with --from openstack: delete even when the credentials are not admin",
     )
 
 
@@ -62,36 +90,56 @@ def register(subparsers: Any) -> None:
     """Add the ``plan``, ``sync``, ``check`` and ``show`` subcommands."""
     p = subparsers.add_parser("plan", help="what a sync would change, per load balancer")
     _source_args(p)
-    _backend_args(p)
-    p.add_argument("--json", action="store_true", help="JSON output")
+    add_backend_args(p, real_nb_default=True)
+    add_format_args(p)
+    add_common_args(p)
     p.set_defaults(func=cmd_plan)
 
     p = subparsers.add_parser("sync", help="make NB match Octavia's view (one txn per LB)")
-    _source_args(p)
-    _backend_args(p)
+    _source_args(p, deleting=True)
+    add_backend_args(p, real_nb_default=True)
     p.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
-    p.add_argument("--json", action="store_true", help="JSON summary")
+    p.add_argument(
+        "--progress-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="without a terminal, one progress line on stderr this often (default 5)",
+    )
+    add_format_args(p)
+    add_common_args(p)
     p.set_defaults(func=cmd_sync)
 
-    p = subparsers.add_parser("check", help="drift report for monitoring (exit 0/2/1)")
+    p = subparsers.add_parser(
+        "check", help="drift report for monitoring (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)"
+    )
     _source_args(p)
-    _backend_args(p)
-    p.add_argument("--json", action="store_true", help="JSON output")
-    p.set_defaults(func=cmd_check)
+    add_backend_args(p, real_nb_default=True)
+    add_format_args(p)
+    add_common_args(p)
+    p.set_defaults(func=cmd_check, error_exit=CHECK_UNKNOWN)
 
     p = subparsers.add_parser("show", help="load balancers as Octavia would see them in NB")
-    p.add_argument("lb", nargs="?", help="only this load balancer id")
-    _backend_args(p)
-    p.add_argument("--json", action="store_true", help="JSON output")
+    p.add_argument(
+        "lb",
+        nargs="?",
+        help="only this load balancer: its id (or a unique prefix), its VIP address, "
+        "or its Octavia name (with --from)",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="SOURCE",
+        help="Octavia's view, to find load balancers by name",
+    )
+    p.add_argument("--os-cloud", help="cloud of clouds.yaml for --from openstack")
+    add_backend_args(p, real_nb_default=True)
+    add_format_args(p)
+    add_common_args(p)
     p.set_defaults(func=cmd_show)
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _error(msg: str) -> int:
-    print(f"ovnlb: error: {msg}", file=sys.stderr)
-    return EXIT_ERROR
 
 
 def _counts(actions: Sequence[SyncAction]) -> dict[str, int]:
@@ -116,12 +164,41 @@ def _summary_text(counts: dict[str, int]) -> str:
     )
 
 
-def _plan_actions(args: argparse.Namespace) -> list[SyncAction]:
-    from ovnlb_backends.cli import open_backend
+def _warn(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(f"ovnlb {args.command}: warning: {text}", file=sys.stderr)
 
+
+def _load_source(args: argparse.Namespace) -> tuple[OctaviaSource, list[Any], dict[str, Any]]:
     source = open_source(args.source, cloud=args.os_cloud)
     lbs = source.load_balancers()
     subnets = source.subnets()
+    log.info("%s: %d load balancers, %d subnets", source.describe(), len(lbs), len(subnets))
+    warnings = getattr(source, "warnings", None)
+    for w in warnings() if callable(warnings) else ():
+        _warn(args, f"{source.describe()}: {w}")
+    return source, lbs, subnets
+
+
+def _scope_check(args: argparse.Namespace, source: OctaviaSource, *, refuse: bool) -> None:
+    """``--from openstack`` may delete only with credentials that see every project."""
+    if not isinstance(source, OpenStackSource) or args.keep_orphans:
+        return
+    problem = source.scope_problem()
+    if problem is None:
+        log.info("%s: credentials see every project", source.describe())
+        return
+    if refuse and not getattr(args, "allow_project_scope", False):
+        raise CliError(
+            f"{problem}; a sync would delete the other projects' load balancers. Nothing "
+            "was written: use admin credentials, --keep-orphans, or --allow-project-scope"
+        )
+    _warn(args, f"{problem}: the deletions listed may be other projects' load balancers")
+
+
+def _plan_actions(args: argparse.Namespace) -> list[SyncAction]:
+    source, lbs, subnets = _load_source(args)
+    _scope_check(args, source, refuse=False)
     with open_backend(args) as backend:
         return plan_sync(backend, lbs, subnets, delete_orphans=not args.keep_orphans)
 
@@ -131,7 +208,7 @@ def _guard(fn: Any) -> Any:
         try:
             result: int = fn(args)
         except (SourceError, BackendError, OvnlbError) as exc:
-            return _error(str(exc))
+            raise CliError(str(exc)) from exc
         return result
 
     wrapped.__doc__ = fn.__doc__
@@ -142,12 +219,61 @@ def _fmt(value: str | None) -> str:
     return "-" if value is None else json.dumps(value)
 
 
+def _row_columns(row: LoadBalancerRow) -> dict[str, Any]:
+    return {
+        "protocol": row.protocol,
+        "vips": dict(row.vips),
+        "external_ids": dict(row.external_ids),
+        "selection_fields": list(row.selection_fields),
+        "options": dict(row.options),
+        "ip_port_mappings": dict(row.ip_port_mappings),
+        "health_check": list(row.health_check),
+    }
+
+
+def _hc_columns(uuid: str, row: HealthCheckRow) -> dict[str, Any]:
+    return {
+        "uuid": uuid,
+        "vip": row.vip,
+        "options": dict(row.options),
+        "external_ids": dict(row.external_ids),
+    }
+
+
+def plan_json(action: SyncAction) -> dict[str, Any]:
+    """:func:`~ovnlb_core.sync.action_json`, with the columns of the rows to be deleted."""
+    d = action_json(action)
+    d["rows"]["deleted"] = [
+        {**x, **_row_columns(action.actual.lbs[x["uuid"]])} if x["uuid"] in action.actual.lbs else x
+        for x in d["rows"]["deleted"]
+    ]
+    d["health_checks"]["deleted"] = [
+        _hc_columns(u, action.actual.health_checks[u])
+        if u in action.actual.health_checks
+        else {"uuid": u}
+        for u in d["health_checks"]["deleted"]
+    ]
+    return d
+
+
+def _write_columns(row: dict[str, Any], out: TextIO) -> None:
+    for col in ("vips", "external_ids", "options", "ip_port_mappings"):
+        for k, v in sorted(row[col].items()):
+            out.write(f"      {col}[{k}] = {_fmt(v)}\n")
+    if row["selection_fields"]:
+        out.write(f"      selection_fields = {json.dumps(row['selection_fields'])}\n")
+
+
 def write_plan_text(actions: Sequence[SyncAction], out: TextIO) -> None:
-    """The readable form of ``ovnlb plan`` (load balancers in sync are left out)."""
+    """The readable form of ``ovnlb plan`` (load balancers in sync are left out).
+
+    Health checks are printed as JSON objects; rows and health checks to be
+    deleted are printed with their columns, so that the plan shows what goes.
+    """
     for action in actions:
         if action.kind is ActionKind.IN_SYNC:
             continue
-        d = action_json(action)
+        d = plan_json(action)
         out.write(f"load balancer {action.lb_id}: {action.kind.value}\n")
         if action.error:
             out.write(f"  error: {action.error}\n")
@@ -155,11 +281,11 @@ def write_plan_text(actions: Sequence[SyncAction], out: TextIO) -> None:
             out.write(f"  malformed: {issue}\n")
         for row in d["rows"]["created"]:
             out.write(f"  + row {row['label']} ({row['uuid']})\n")
-            for col in ("vips", "external_ids", "options", "ip_port_mappings"):
-                for k, v in sorted(row[col].items()):
-                    out.write(f"      {col}[{k}] = {_fmt(v)}\n")
+            _write_columns(row, out)
         for row in d["rows"]["deleted"]:
             out.write(f"  - row {row['label']} ({row['uuid']})\n")
+            if "vips" in row:
+                _write_columns(row, out)
         for row in d["rows"]["updated"]:
             out.write(f"  ~ row {row['label']} ({row['uuid']})\n")
             if "protocol" in row:
@@ -176,17 +302,30 @@ def write_plan_text(actions: Sequence[SyncAction], out: TextIO) -> None:
                 out.write(f"      health_check: +{h['add']} -{h['remove']}\n")
         hcs = d["health_checks"]
         for h in hcs["created"]:
-            out.write(f"  + health check {h['vip']!r} {h['external_ids']}\n")
-        for u in hcs["deleted"]:
-            out.write(f"  - health check {u}\n")
+            out.write(f"  + health check {json.dumps(h, sort_keys=True)}\n")
+        for h in hcs["deleted"]:
+            out.write(f"  - health check {json.dumps(h, sort_keys=True)}\n")
         for h in hcs["updated"]:
-            out.write(f"  ~ health check {h['uuid']}: {json.dumps(h, sort_keys=True)}\n")
+            out.write(f"  ~ health check {json.dumps(h, sort_keys=True)}\n")
         for a in d["attachments"]["attach"]:
             out.write(f"  + {a['table']} {a['name']} load_balancer {a['row']}\n")
         for a in d["attachments"]["detach"]:
             out.write(f"  - {a['table']} {a['name']} load_balancer {a['row']}\n")
         for n in d["nat_updates"]:
             out.write(f"  ~ NAT {n['uuid']}: clear logical_port/external_mac\n")
+
+
+_PLAN_COLUMNS = ("id", "action", "changes", "error", "issues")
+
+
+def _plan_record(a: SyncAction) -> dict[str, Any]:
+    return {
+        "id": a.lb_id,
+        "action": a.kind.value,
+        "changes": _change_count(a),
+        "error": a.error,
+        "issues": list(a.issues),
+    }
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -198,50 +337,77 @@ def cmd_plan(args: argparse.Namespace) -> int:
     actions = _plan_actions(args)
     status, code = _status(actions)
     counts = _counts(actions)
-    if args.json:
-        doc = {
-            "status": status,
-            "summary": counts,
-            "load_balancers": [action_json(a) for a in actions if a.kind is not ActionKind.IN_SYNC],
-        }
-        print(json.dumps(doc, indent=2, sort_keys=True))
-    else:
+    shown = [a for a in actions if a.kind is not ActionKind.IN_SYNC]
+    if args.format == "text":
+        if args.columns:
+            raise UsageError("-c needs -f json, table, value or yaml")
         write_plan_text(actions, sys.stdout)
         print(f"plan: {_summary_text(counts)}")
+        return code
+    doc = {
+        "status": status,
+        "summary": counts,
+        "load_balancers": [plan_json(a) for a in shown],
+    }
+    write_output(
+        args.format,
+        sys.stdout,
+        document=doc,
+        records=[_plan_record(a) for a in shown],
+        known=_PLAN_COLUMNS,
+        columns=args.columns,
+    )
     return code
 
 
 @_guard
 def cmd_check(args: argparse.Namespace) -> int:
-    """Drift report: one line per load balancer that differs."""
-    actions = _plan_actions(args)
-    status, code = _status(actions)
+    """Drift report: one line per load balancer that differs (monitoring-plugin exit codes)."""
+    source, lbs, subnets = _load_source(args)
+    warnings = getattr(source, "warnings", None)
+    n_warnings = len(warnings()) if callable(warnings) else 0
+    _scope_check(args, source, refuse=False)
+    with open_backend(args) as backend:
+        actions = plan_sync(backend, lbs, subnets, delete_orphans=not args.keep_orphans)
+    status, _ = _status(actions)
     counts = _counts(actions)
     drifted = [a for a in actions if a.kind is not ActionKind.IN_SYNC]
-    if args.json:
-        doc = {
-            "status": status,
-            "summary": counts,
-            "load_balancers": [
-                {
-                    "id": a.lb_id,
-                    "action": a.kind.value,
-                    "error": a.error,
-                    "issues": list(a.issues),
-                    "changes": _change_count(a),
-                }
-                for a in drifted
-            ],
-        }
-        print(json.dumps(doc, indent=2, sort_keys=True))
+    if status != "in-sync":
+        code, word = CHECK_CRITICAL, "CRITICAL"
+    elif n_warnings:
+        code, word = CHECK_WARNING, "WARNING"
     else:
+        code, word = CHECK_OK, "OK"
+    if args.format == "text":
+        if args.columns:
+            raise UsageError("-c needs -f json, table, value or yaml")
+        # The status line first: monitoring systems show the first line of a check.
+        total = len(actions)
+        print(
+            f"check: {status.upper()}: {total} load balancers; {_summary_text(counts)}"
+            f" ({word}{f', {n_warnings} view warnings' if n_warnings else ''})"
+        )
         for a in drifted:
             extra = f": {a.error}" if a.error else f" ({_change_count(a)} changes)"
             print(f"{a.kind.value.upper():7} {a.lb_id}{extra}")
             for issue in a.issues:
                 print(f"        malformed: {issue}")
-        total = len(actions)
-        print(f"check: {status.upper()}: {total} load balancers; {_summary_text(counts)}")
+        return code
+    doc = {
+        "status": status,
+        "nagios": word,
+        "warnings": n_warnings,
+        "summary": counts,
+        "load_balancers": [_plan_record(a) for a in drifted],
+    }
+    write_output(
+        args.format,
+        sys.stdout,
+        document=doc,
+        records=[_plan_record(a) for a in drifted],
+        known=_PLAN_COLUMNS,
+        columns=args.columns,
+    )
     return code
 
 
@@ -258,34 +424,62 @@ def _change_count(action: SyncAction) -> int:
     return n
 
 
-class _Bar:
-    """A progress bar on stderr, only when stderr is a terminal."""
+class Progress:
+    """Sync progress on stderr: a bar on a terminal, else one line every ``interval`` seconds.
 
-    def __init__(self, stream: TextIO) -> None:
+    Log files and journald get plain lines (no carriage returns), and the
+    last state is always printed, so a stalled run shows where it stands.
+    """
+
+    def __init__(self, stream: TextIO, interval: float = 5.0, *, enabled: bool = True) -> None:
         self.stream = stream
-        self.active = stream.isatty()
+        self.interval = interval
+        self.enabled = enabled
+        self.tty = enabled and stream.isatty()
+        self.start = time.monotonic()
+        self.last = self.start
+        self.counts = {"applied": 0, "in-sync": 0, "failed": 0}
+        self.lines = 0
 
     def __call__(self, done: int, total: int, result: LbResult) -> None:
-        if not self.active:
+        key = "failed" if result.error else ("applied" if result.applied else "in-sync")
+        self.counts[key] += 1
+        if not self.enabled:
             return
-        width = 30
-        fill = width * done // max(total, 1)
+        if self.tty:
+            width = 30
+            fill = width * done // max(total, 1)
+            self.stream.write(
+                f"\rsync [{'#' * fill}{'.' * (width - fill)}] {done}/{total} {result.lb_id[:8]}"
+            )
+            if done == total:
+                self.stream.write("\n")
+            self.stream.flush()
+            return
+        now = time.monotonic()
+        # The last state only after earlier lines: a short run stays quiet.
+        final = done == total and self.lines > 0
+        if now - self.last < self.interval and not final:
+            return
+        self.last = now
+        self.lines += 1
+        c = self.counts
         self.stream.write(
-            f"\rsync [{'#' * fill}{'.' * (width - fill)}] {done}/{total} {result.lb_id[:8]}"
+            f"sync: {done}/{total} load balancers ({c['applied']} changed, {c['in-sync']} in "
+            f"sync, {c['failed']} failed) after {now - self.start:.1f} s\n"
         )
-        if done == total:
-            self.stream.write("\n")
         self.stream.flush()
 
 
 @_guard
 def cmd_sync(args: argparse.Namespace) -> int:
     """Apply Octavia's view, one transaction per load balancer."""
-    from ovnlb_backends.cli import open_backend
-
-    source = open_source(args.source, cloud=args.os_cloud)
-    lbs = source.load_balancers()
-    subnets = source.subnets()
+    started = float(getattr(args, "started", None) or time.monotonic())
+    source, lbs, subnets = _load_source(args)
+    _scope_check(args, source, refuse=not args.dry_run)
+    if args.columns and args.format == "text":
+        raise UsageError("-c needs -f json, table, value or yaml")
+    progress = Progress(sys.stderr, args.progress_interval, enabled=not args.quiet)
     with open_backend(args) as backend:
         report = run_sync(
             backend,
@@ -293,32 +487,41 @@ def cmd_sync(args: argparse.Namespace) -> int:
             subnets,
             dry_run=args.dry_run,
             delete_orphans=not args.keep_orphans,
-            progress=_Bar(sys.stderr),
-            max_deletes=_max_deletes(args, lbs),
+            progress=progress,
+            max_deletes=args.max_deletes,
+            max_delete_share=DEFAULT_DELETE_SHARE,
+            allow_mass_delete=args.allow_mass_delete,
+            give_up_after=args.timeout,
         )
-    if args.dry_run and not args.json:
+    # The whole run: reading the view and connecting included.
+    report.seconds = time.monotonic() - started
+    if args.dry_run and args.format == "text":
         write_plan_text([r.action for r in report.results], sys.stdout)
-    _write_sync_summary(report, args.json)
+    _write_sync_summary(report, args)
     if report.interrupted:
         return EXIT_INTERRUPTED
+    if args.dry_run:
+        return _status([r.action for r in report.results])[1]
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
-def _max_deletes(args: argparse.Namespace, lbs: Sequence[Any]) -> int | None:
-    # An empty answer from Octavia is far more often an outage or a wrong
-    # filter than a cloud without load balancers: never wipe NB on it silently.
-    if args.max_deletes is not None:
-        return int(args.max_deletes)
-    return 0 if not lbs else None
+_SYNC_COLUMNS = ("id", "action", "applied", "error")
 
 
-def _write_sync_summary(report: SyncReport, as_json: bool) -> None:
+def _write_sync_summary(report: SyncReport, args: argparse.Namespace) -> None:
     counts = report.counts()
     failures = [r for r in report.results if r.error]
-    if as_json:
+    if args.format != "text":
+        records = [
+            {"id": r.lb_id, "action": r.action.kind.value, "applied": r.applied, "error": r.error}
+            for r in report.results
+            if r.action.kind is not ActionKind.IN_SYNC or r.error
+        ]
         doc = {
             "dry_run": report.dry_run,
             "interrupted": report.interrupted,
+            "stopped": report.stopped,
+            "not_attempted": report.not_attempted,
             "summary": counts,
             "transactions": report.transactions,
             "seconds": round(report.seconds, 3),
@@ -329,27 +532,83 @@ def _write_sync_summary(report: SyncReport, as_json: bool) -> None:
                 if r.action.kind is not ActionKind.IN_SYNC
             ],
         }
-        print(json.dumps(doc, indent=2, sort_keys=True))
-        return
+        write_output(
+            args.format,
+            sys.stdout,
+            document=doc,
+            records=records,
+            known=_SYNC_COLUMNS,
+            columns=args.columns,
+        )
+    else:
+        verb = "would " if report.dry_run else ""
+        tail = ""
+        if report.interrupted:
+            tail = f" (interrupted, {len(report.not_attempted)} not attempted: rerun to finish)"
+        print(
+            f"sync: {verb}create {counts['create']}, {verb}update {counts['update']}, "
+            f"{verb}delete {counts['delete']}; {counts['in-sync']} in sync, "
+            f"{counts['error']} errors; {report.transactions} transactions in "
+            f"{report.seconds:.2f} s{tail}"
+        )
     for r in failures:
         print(f"ERROR {r.lb_id}: {r.error}", file=sys.stderr)
-    verb = "would " if report.dry_run else ""
-    print(
-        f"sync: {verb}create {counts['create']}, {verb}update {counts['update']}, "
-        f"{verb}delete {counts['delete']}; {counts['in-sync']} in sync, "
-        f"{counts['error']} errors; {report.transactions} transactions in {report.seconds:.2f} s"
-        + (" (interrupted: rerun to finish)" if report.interrupted else "")
-    )
+    if report.stopped:
+        applied = sum(1 for r in report.results if r.applied)
+        print(
+            f"ovnlb sync: error: stopped: {report.stopped}; {applied} load balancers changed, "
+            f"{len(failures)} failed, {len(report.not_attempted)} not attempted "
+            "(rerun when NB is back)",
+            file=sys.stderr,
+        )
+
+
+_SHOW_COLUMNS = ("id", "vip_address", "admin_state_up", "vip_fip", "listeners", "pools", "members")
+
+
+def _show_record(lb: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": lb["id"],
+        "vip_address": lb["vip_address"],
+        "admin_state_up": lb["admin_state_up"],
+        "vip_fip": lb["vip_fip"],
+        "listeners": len(lb["listeners"]),
+        "pools": len(lb["pools"]),
+        "members": sum(len(p["members"]) for p in lb["pools"]),
+    }
+
+
+def _resolve_lb(args: argparse.Namespace, names: list[str], reader: Any) -> list[str]:
+    """The NB names matching the ``show`` argument: id, unique id prefix, VIP, Octavia name."""
+    want = args.lb
+    if want in names:
+        return [want]
+    matches = [n for n in names if n.startswith(want)] if len(want) >= 4 else []
+    if not matches:
+        for n in names:
+            rows = rowset(reader, n)
+            if any(r.external_ids.get("neutron:vip") == want for r in rows.lbs.values()):
+                matches.append(n)
+    if not matches and args.source:
+        source = open_source(args.source, cloud=args.os_cloud)
+        matches = [lb.id for lb in source.load_balancers() if lb.data.get("name") == want]
+        matches = [m for m in matches if m in names] or matches
+    if len(matches) > 1:
+        raise CliError(f"load balancer {want!r} is ambiguous: {', '.join(sorted(matches))}")
+    if not matches:
+        hint = "" if args.source else " (names are Octavia's: give --from to look them up)"
+        raise CliError(f"load balancer {want}: no Load_Balancer row in NB{hint}")
+    return matches
 
 
 @_guard
 def cmd_show(args: argparse.Namespace) -> int:
     """Load balancers parsed back from their NB rows."""
-    from ovnlb_backends.cli import open_backend
-
     with open_backend(args) as backend:
         reader = backend.reader()
-        names = [args.lb] if args.lb else sorted(lb_names(reader))
+        names = sorted(lb_names(reader))
+        if args.lb:
+            names = _resolve_lb(args, names, reader)
         shown = []
         for name in names:
             rows = rowset(reader, name)
@@ -359,12 +618,21 @@ def cmd_show(args: argparse.Namespace) -> int:
             state = parse(name, rows, issues)
             shown.append(lb_show_json(state, [str(i) for i in issues]))
     if args.lb and not shown:
-        return _error(f"load balancer {args.lb}: no Load_Balancer row in NB")
-    if args.json:
-        print(json.dumps({"loadbalancers": shown}, indent=2, sort_keys=True))
+        raise CliError(f"load balancer {args.lb}: no Load_Balancer row in NB")
+    if args.format == "text":
+        if args.columns:
+            raise UsageError("-c needs -f json, table, value or yaml")
+        for lb in shown:
+            _write_show_text(lb, sys.stdout)
         return EXIT_OK
-    for lb in shown:
-        _write_show_text(lb, sys.stdout)
+    write_output(
+        args.format,
+        sys.stdout,
+        document={"loadbalancers": shown},
+        records=[_show_record(lb) for lb in shown],
+        known=_SHOW_COLUMNS,
+        columns=args.columns,
+    )
     return EXIT_OK
 
 

@@ -63,6 +63,7 @@ from ovnlb_core.plan import (
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Subnet, Topology, subnets_from_neutron
 from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, row_uuid, translate
+from ovnlb_core.viewcheck import check_view
 
 __all__ = [
     "ActionKind",
@@ -168,6 +169,9 @@ class DesiredLb:
     data: Mapping[str, Any]
     vip_fip: str | None = None
     additional_vip_fips: tuple[str, ...] = ()
+    #: Inconsistencies of the view for this load balancer (ovnlb_core.viewcheck):
+    #: a sync reports them as its error and writes nothing for it.
+    problems: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -335,6 +339,9 @@ def view_from_api(doc: Mapping[str, Any]) -> tuple[list[DesiredLb], dict[str, Su
     neutron = doc.get("neutron") or {}
     if not isinstance(neutron, Mapping):
         raise SourceFormatError("'neutron' must be an object")
+    checked = check_view(doc)
+    if checked.fatal:
+        raise SourceFormatError("; ".join(checked.fatal))
     try:
         subnets = subnets_from_neutron(_items(neutron, "subnets", "subnet"))
     except KeyError as exc:
@@ -350,10 +357,12 @@ def view_from_api(doc: Mapping[str, Any]) -> tuple[list[DesiredLb], dict[str, Su
     hms = _items(doc, "healthmonitors", "healthmonitor")
     members = _members_by_pool(doc)
     out: list[DesiredLb] = []
+    seen: set[str] = set()
     for lb in _items(doc, "loadbalancers", "loadbalancer"):
-        if lb.get("provider") not in (None, "ovn"):
+        if lb.get("provider") not in (None, "ovn") or str(lb["id"]) in seen:
             continue
         lb_id = str(lb["id"])
+        seen.add(lb_id)
         lb_listeners = set(_ids(lb.get("listeners")))
         lb_pools = set(_ids(lb.get("pools")))
         my_listeners = [
@@ -412,7 +421,7 @@ def view_from_api(doc: Mapping[str, Any]) -> tuple[list[DesiredLb], dict[str, Su
                 vip_fip = address
             elif port in add_ports:
                 add_fips.append(address)
-        out.append(DesiredLb(data, vip_fip, tuple(add_fips)))
+        out.append(DesiredLb(data, vip_fip, tuple(add_fips), checked.errors.get(lb_id, ())))
     return out, subnets
 
 
@@ -617,6 +626,8 @@ class SyncAction:
 
 def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncAction:
     """The action that makes ``actual`` (this LB's rows) match Octavia's ``lb``."""
+    if lb.problems:
+        return SyncAction(lb.id, ActionKind.ERROR, actual=actual, error="; ".join(lb.problems))
     issues: list[RowParseError] = []
     current = parse(lb.id, actual, issues) if actual.lbs else None
     ctx = rq.Context(topology, lb.view())
