@@ -23,17 +23,13 @@ from typing import Any, NoReturn
 
 from ovnlb_backends.base import Backend, BackendError
 from ovnlb_backends.output import FORMATS, UsageError
-from ovnlb_core.errors import OvnlbError
+from ovnlb_core.errors import CliError, OvnlbError
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 130
 #: ovn-nbctl's environment variables for the NB and SB remotes.
 ENV_NB, ENV_SB = "OVN_NB_DB", "OVN_SB_DB"
 
 log = logging.getLogger("ovnlb_backends.cli")
-
-
-class CliError(Exception):
-    """A problem the command reports in one line (exit 1)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -545,7 +541,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{prog}: error: {_one_line(exc)} (see {prog} --help)", file=sys.stderr)
         return EXIT_USAGE
-    except (CliError, OvnlbError, BackendError, OSError) as exc:
+    except (OvnlbError, OSError) as exc:
         if args.debug:
             traceback.print_exc()
         print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)

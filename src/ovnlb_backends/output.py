@@ -17,13 +17,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
+from ovnlb_core.errors import UsageError
+
 __all__ = ["FORMATS", "UsageError", "select_columns", "to_yaml", "write_output"]
 
 FORMATS = ("text", "json", "table", "value", "yaml")
-
-
-class UsageError(Exception):
-    """The command line is contradictory or names something unknown (exit 64)."""
 
 
 def select_columns(

@@ -20,18 +20,16 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ovnlb_backends.base import BackendError
 from ovnlb_backends.cli import (
-    CliError,
     add_backend_args,
     add_common_args,
     add_format_args,
     open_backend,
 )
 from ovnlb_backends.output import UsageError, write_output
-from ovnlb_backends.sources import OctaviaSource, OpenStackSource, SourceError, open_source
+from ovnlb_backends.sources import OctaviaSource, OpenStackSource, open_source
 from ovnlb_backends.sync import LbResult, SyncReport, plan_sync, run_sync
-from ovnlb_core.errors import OvnlbError, RowParseError
+from ovnlb_core.errors import CliError, RowParseError
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import HealthCheckRow, LoadBalancerRow
 from ovnlb_core.rows import lb_names
@@ -203,18 +201,6 @@ def _plan_actions(args: argparse.Namespace) -> list[SyncAction]:
         return plan_sync(backend, lbs, subnets, delete_orphans=not args.keep_orphans)
 
 
-def _guard(fn: Any) -> Any:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            result: int = fn(args)
-        except (SourceError, BackendError, OvnlbError) as exc:
-            raise CliError(str(exc)) from exc
-        return result
-
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
-
-
 def _fmt(value: str | None) -> str:
     return "-" if value is None else json.dumps(value)
 
@@ -331,7 +317,6 @@ def _plan_record(a: SyncAction) -> dict[str, Any]:
 # -- commands -------------------------------------------------------------------------------
 
 
-@_guard
 def cmd_plan(args: argparse.Namespace) -> int:
     """What a sync would change."""
     actions = _plan_actions(args)
@@ -360,7 +345,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return code
 
 
-@_guard
 def cmd_check(args: argparse.Namespace) -> int:
     """Drift report: one line per load balancer that differs (monitoring-plugin exit codes)."""
     source, lbs, subnets = _load_source(args)
@@ -471,7 +455,6 @@ class Progress:
         self.stream.flush()
 
 
-@_guard
 def cmd_sync(args: argparse.Namespace) -> int:
     """Apply Octavia's view, one transaction per load balancer."""
     started = float(getattr(args, "started", None) or time.monotonic())
@@ -601,7 +584,6 @@ def _resolve_lb(args: argparse.Namespace, names: list[str], reader: Any) -> list
     return matches
 
 
-@_guard
 def cmd_show(args: argparse.Namespace) -> int:
     """Load balancers parsed back from their NB rows."""
     with open_backend(args) as backend:

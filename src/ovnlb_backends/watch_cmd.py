@@ -42,9 +42,10 @@ def _log_applied(watcher: Any) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Watch NB/SB and apply router-interface, floating-IP and health events."""
-    from ovnlb_backends.cli import CliError, _check_tls
+    from ovnlb_backends.cli import _check_tls
     from ovnlb_backends.output import UsageError
     from ovnlb_backends.watch import Watcher
+    from ovnlb_core.errors import CliError
 
     remote = args.remote or os.environ.get("OVN_NB_DB")
     sb_remote = args.sb_remote or os.environ.get("OVN_SB_DB")

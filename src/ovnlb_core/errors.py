@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError",
+    "CliError",
     "IPVersionsMixingNotSupportedError",
     "InvalidRequestError",
     "NotFoundError",
@@ -38,6 +39,7 @@ __all__ = [
     "SyncRefused",
     "TryAgain",
     "UnsupportedOptionError",
+    "UsageError",
     "ValidationError",
 ]
 
@@ -133,3 +135,11 @@ class SandboxUnavailable(OvnlbError, RuntimeError):
 
 class SandboxError(OvnlbError, RuntimeError):
     """A sandbox process failed to start or a control command failed."""
+
+
+class CliError(OvnlbError):
+    """A problem the command line reports in one line (exit 1)."""
+
+
+class UsageError(OvnlbError):
+    """The command line is contradictory or names something unknown (exit 64)."""
