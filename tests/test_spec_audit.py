@@ -68,8 +68,15 @@ ISO = _u(0xA1)  # isolated IPv4 network (no router)
 ISO_S = _u(0xA2)
 V6N = _u(0xB1)  # IPv6 network (no router)
 V6S = _u(0xB2)
+R2N = _u(0xA3)  # IPv4 network behind a second router R2
+R2S = _u(0xA4)
+R2 = _u(0xA5)  # router with interfaces on R2N (IPv4) and on the IPv6 network
+RI_R2 = _u(0xA6)
+RI_R2_V6 = _u(0xA7)
 LS_ISO = f"neutron-{ISO}"
 LS_V6 = f"neutron-{V6N}"
+LS_R2 = f"neutron-{R2N}"
+LR2 = f"neutron-{R2}"
 
 VM_VIPNET = _u(0xC1)  # 172.24.4.20 on the VIP subnet
 HM_VIPNET = _u(0xC2)  # ovn-lb-hm-<VIP_SUBNET>, 172.24.4.3
@@ -83,6 +90,8 @@ V6_VM2 = _u(0xC9)  # fd00:10::21
 V6_HM = _u(0xCA)  # ovn-lb-hm-<V6S>, fd00:10::3
 ADD_VIP_PORT = _u(0xCB)  # 172.24.4.30, an additional VIP on the VIP subnet
 V6_ADD_VIP = _u(0xCC)  # fd00:10::30, an additional IPv6 VIP
+R2_VM = _u(0xCD)  # 10.30.0.10 behind R2
+R2_HM = _u(0xCE)  # ovn-lb-hm-<R2S>, 10.30.0.3
 
 LI = demo.LISTENER
 LI2 = _u(0xD1)
@@ -120,6 +129,32 @@ def _lsp(port: str, net: str, address: str, name: str = "") -> dict[str, Any]:
     }
 
 
+def _router_interface(port: str, net: str, cidr: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The LSP (type router) and the LRP Neutron writes for a router interface (3.1)."""
+    lsp = {
+        "name": port,
+        "type": "router",
+        "addresses": ["router"],
+        "options": {"router-port": f"lrp-{port}"},
+        "external_ids": {
+            "neutron:cidrs": cidr,
+            "neutron:device_owner": "network:router_interface",
+            "neutron:network_name": f"neutron-{net}",
+        },
+    }
+    lrp = {
+        "name": f"lrp-{port}",
+        "mac": "fa:16:3e:00:00:a6",
+        "networks": [cidr],
+        "external_ids": {
+            "neutron:network_name": f"neutron-{net}",
+            "neutron:router_name": LR2,
+            "neutron:is_ext_gw": "False",
+        },
+    }
+    return lsp, lrp
+
+
 def _topology() -> Topology:
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for op in demo.topology_ops():
@@ -139,18 +174,32 @@ def _topology() -> Topology:
         V6_VM2: _lsp(V6_VM2, V6N, "fd00:10::21"),
         V6_HM: _lsp(V6_HM, V6N, "fd00:10::3", f"ovn-lb-hm-{V6S}"),
         V6_ADD_VIP: _lsp(V6_ADD_VIP, V6N, "fd00:10::30"),
+        R2_VM: _lsp(R2_VM, R2N, "10.30.0.10"),
+        R2_HM: _lsp(R2_HM, R2N, "10.30.0.3", f"ovn-lb-hm-{R2S}"),
     }
+    lsp4, lrp4 = _router_interface(RI_R2, R2N, "10.30.0.1/24")
+    lsp6, lrp6 = _router_interface(RI_R2_V6, V6N, "fd00:10::1/64")
+    ports[RI_R2] = lsp4
+    ports[RI_R2_V6] = lsp6
+    tables["Logical_Router_Port"][lrp4["name"]] = lrp4
+    tables["Logical_Router_Port"][lrp6["name"]] = lrp6
+    tables["Logical_Router"][LR2] = {"name": LR2, "ports": [lrp4["name"], lrp6["name"]]}
     tables["Logical_Switch_Port"].update(ports)
     switches = tables["Logical_Switch"]
     switches[LS_VIP]["ports"] = [*switches[LS_VIP]["ports"], VM_VIPNET, HM_VIPNET, ADD_VIP_PORT]
     switches[LS_MEMBER]["ports"] = [*switches[LS_MEMBER]["ports"], VM2]
     switches[LS_ISO] = {"name": LS_ISO, "ports": [ISO_VM, ISO_HM, ISO_VIP]}
-    switches[LS_V6] = {"name": LS_V6, "ports": [V6_VIP, V6_VM1, V6_VM2, V6_HM, V6_ADD_VIP]}
+    switches[LS_V6] = {
+        "name": LS_V6,
+        "ports": [V6_VIP, V6_VM1, V6_VM2, V6_HM, V6_ADD_VIP, RI_R2_V6],
+    }
+    switches[LS_R2] = {"name": LS_R2, "ports": [R2_VM, R2_HM, RI_R2]}
     full = {t: {u: full_row(t, r) for u, r in rows.items()} for t, rows in tables.items()}
     subnets = {
         **demo.SUBNETS,
         ISO_S: Subnet(ISO_S, ISO, "10.20.0.0/24"),
         V6S: Subnet(V6S, V6N, "fd00:10::/64"),
+        R2S: Subnet(R2S, R2N, "10.30.0.0/24"),
     }
     return Topology(NbSnapshot(full), subnets)
 
@@ -333,12 +382,20 @@ class World:
         return self.run(rq.fip_disassociate, fip)
 
     def health(
-        self, ip: str, port: int, lsp: str, src: str, status: str | None, *, deleted: bool = False
+        self,
+        ip: str,
+        port: int,
+        lsp: str,
+        src: str,
+        status: str | None,
+        *,
+        deleted: bool = False,
+        protocol: str = "tcp",
     ) -> list[dict[str, Any]]:
         """An SB Service_Monitor change (spec 4.4), merged as the reference merges rows."""
         assert self.state is not None
         state, payloads = rq.member_health(
-            self.ctx, self.state, ip, port, "tcp", lsp, src, status, deleted
+            self.ctx, self.state, ip, port, protocol, lsp, src, status, deleted
         )
         self.state = parse(L, translate(state))
         return [canon(rq.merge_payloads(payloads))] if payloads else []
@@ -1600,8 +1657,12 @@ def test_ipv6_rows() -> None:
         f"{entry(M1, 'fd00:10::20', 8080, V6S)},{entry(M2, 'fd00:10::21', 8080, V6S)}"
     )
     assert ext["ls_refs"] == ls_refs((LS_V6, 3))
-    assert "lr_ref" not in ext
     assert w.vips() == {"[fd00:10::9]:80": "[fd00:10::20]:8080,[fd00:10::21]:8080"}
+    # 3.2 / 3.3: R2 has an interface on the IPv6 VIP subnet; only its switches of the VIP's
+    # family (networks[0] IPv6) get the LB, so not R2's IPv4 network.
+    assert ext["lr_ref"] == LR2
+    assert w.routers() == {LR2}
+    assert w.switches() == {LS_V6}
 
 
 def test_ipv6_health_monitor_and_event() -> None:
@@ -1655,6 +1716,11 @@ def test_dual_stack_vips_split_by_family() -> None:
         "[fd00:10::30]:80": "[fd00:10::20]:8080",
     }
     assert w.ext()["ls_refs"] == ls_refs((LS_VIP, 2), (LS_MEMBER, 1), (LS_V6, 1))
+    # 3.4 / 1.8: the IPv6 member subnet's router R2 joins; its switches of the family of
+    # ``neutron:vip`` (IPv4) are attached, lr_ref lists both routers in attach order.
+    assert w.ext()["lr_ref"] == f"{LR},{LR2}"
+    assert w.routers() == {LR, LR2}
+    assert w.switches() == {LS_VIP, LS_MEMBER, LS_R2, LS_V6}
 
 
 # ===============================================================================================
@@ -1697,3 +1763,258 @@ def test_refused_requests_write_nothing(request_fn: Callable[[World], Any]) -> N
         request_fn(w)
     assert isinstance(info.value, UnsupportedOptionError)
     assert w.state is not None and translate(w.state) == before
+
+
+# ===============================================================================================
+# Disabled objects with Octavia's view (4.5 reads admin states from Octavia)
+# ===============================================================================================
+
+
+def _viewed(view: OctaviaView, kind: str, obj: dict[str, Any]) -> None:
+    """Record an object in Octavia's view, as the replay's ``octavia_changes`` do."""
+    id_field = {
+        "loadbalancers": "loadbalancer_id",
+        "listeners": "listener_id",
+        "pools": "pool_id",
+        "members": "member_id",
+        "healthmonitors": "healthmonitor_id",
+    }[kind]
+    getattr(view, kind)[obj[id_field]] = obj
+
+
+def test_disabled_lb_built_then_enabled() -> None:
+    """1.4 step 1: enabled "False" -> no vips whatever the children; 4.5: LB OFFLINE from
+    Octavia; A.5: lb_update enabling refreshes vips; 5.1 report ONLINE."""
+    view = OctaviaView()
+    w = World(view)
+    _viewed(view, "loadbalancers", lb_d(admin_state_up=False))
+    w.lb_create(admin_state_up=False)
+    _viewed(view, "listeners", li_d(default_pool_id=PO))
+    w.listener_create()
+    _viewed(view, "pools", pool_d())
+    w.pool_create()
+    _viewed(view, "members", mem_d())
+    statuses = w.member_create()
+    assert w.ext()["enabled"] == "False"
+    assert w.vips() == {}
+    assert statuses == [
+        {
+            "loadbalancers": [st(L, "ACTIVE", "OFFLINE")],
+            "listeners": [st(LI, "ACTIVE", "ONLINE")],
+            "pools": [st(PO, "ACTIVE", "ONLINE")],
+            "members": [st(M1, "ACTIVE", "NO_MONITOR")],
+        }
+    ]
+    _viewed(view, "loadbalancers", lb_d())
+    statuses = w.lb_update(lb_d(admin_state_up=False), {"admin_state_up": True})
+    assert w.ext()["enabled"] == "True"
+    assert w.vips() == {"172.24.4.9:80": "10.10.10.10:8080"}
+    assert statuses == [{"loadbalancers": [st(L, "ACTIVE", "ONLINE")]}]
+
+
+def test_rollup_disabled_listener_is_offline_lb_stays_online() -> None:
+    """4.5: listener OFFLINE when its admin state is false; the LB counts only ERROR and
+    DEGRADED listeners."""
+    view = OctaviaView()
+    w = World(view)
+    w.lb_create()
+    _viewed(view, "listeners", li_d(admin_state_up=False))
+    w.listener_create(admin_state_up=False)
+    w.pool_create()
+    statuses = w.member_create()
+    assert w.vips() == {}
+    assert w.ext()[f"listener_{LI}:D"] == f"80:pool_{PO}"
+    assert statuses[0]["listeners"] == [st(LI, "ACTIVE", "OFFLINE")]
+    assert statuses[0]["loadbalancers"] == [st(L, "ACTIVE", "ONLINE")]
+
+
+def test_member_disabled_then_deleted() -> None:
+    """3.5 / 1.9: a disabled member's delete removes entry, status and count."""
+    w = tcp_lb()
+    w.member_create()
+    w.member_create(member_id=M2, address="10.10.10.11", admin_state_up=False)
+    statuses = w.member_delete(member_id=M2, address="10.10.10.11", admin_state_up=False)
+    ext = w.ext()
+    assert ext[f"pool_{PO}"] == M1_E
+    assert ext["neutron:member_status"] == json.dumps({M1: "NO_MONITOR"})
+    assert ext["ls_refs"] == ls_refs((LS_VIP, 1), (LS_MEMBER, 1))
+    assert statuses[0]["members"] == [st(M2, "DELETED")]
+
+
+def test_disabling_pool_listener_or_lb_leaves_checks_and_mappings() -> None:
+    """A.1 listener_update, A.2 pool_update, A.5 lb_update: none of them touches the
+    health checks or ``ip_port_mappings`` (only vips)."""
+    w = tcp_lb()
+    w.member_create()
+    w.hm_create()
+    mapping = {"10.10.10.10": f"{demo.MEMBER_PORT}:10.10.10.3"}
+    w.pool_update(pool_d(), {"admin_state_up": False})
+    assert w.hcs() == [hc("172.24.4.9:80", VIP)]
+    assert dict(w.row().ip_port_mappings) == mapping
+    w.pool_update(pool_d(admin_state_up=False), {"admin_state_up": True})
+    w.listener_update(li_d(default_pool_id=PO), {"admin_state_up": False})
+    assert w.hcs() == [hc("172.24.4.9:80", VIP)]
+    assert dict(w.row().ip_port_mappings) == mapping
+    w.lb_update(lb_d(), {"admin_state_up": False})
+    assert w.hcs() == [hc("172.24.4.9:80", VIP)]
+    assert dict(w.row().ip_port_mappings) == mapping
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "ONLINE"}
+
+
+def test_member_joining_disabled_monitored_pool_is_mapped() -> None:
+    """A.3: new admin-up member on a row with ``health_check``: mapped and ONLINE, whatever
+    the pool's admin state (B15 fix lets the HM exist on a disabled pool)."""
+    w = World()
+    w.lb_create()
+    w.listener_create()
+    w.pool_create(admin_state_up=False)
+    w.hm_create()
+    assert w.hcs() == [hc("172.24.4.9:80", VIP)]
+    w.member_create()
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "ONLINE"}
+    assert dict(w.row().ip_port_mappings) == {"10.10.10.10": f"{demo.MEMBER_PORT}:10.10.10.3"}
+    assert w.vips() == {}
+
+
+def test_pool_delete_without_listener_next_to_other_pool() -> None:
+    """A.2: no listener names the pool -> ``listeners`` []; the other pool untouched."""
+    w = tcp_lb()
+    w.member_create()
+    w.pool_create(pool_id=PO2, listener_id=None)
+    statuses = w.pool_delete(pool_id=PO2, listener_id=None)
+    ext = w.ext()
+    assert f"pool_{PO2}" not in ext
+    assert ext[f"pool_{PO}"] == M1_E
+    assert w.vips() == {"172.24.4.9:80": "10.10.10.10:8080"}
+    assert statuses == [
+        {"pools": [st(PO2, "DELETED")], "loadbalancers": [st(L, "ACTIVE")], "listeners": []}
+    ]
+
+
+def test_ipv6_lb_fip_gets_its_own_check() -> None:
+    """4.2: one LBHC per FIP whatever the VIP family: ``<fip>:<port>``, octavia:vip = FIP."""
+    w = _v6_lb()
+    w.fip_associate(FIP, "vip", ["fd00:10::9"])
+    w.hm_create()
+    assert w.hcs() == sort_hcs([hc("[fd00:10::9]:80", "fd00:10::9"), hc(f"{FIP}:80", FIP)])
+
+
+def test_udp_monitor_and_event_on_udp_row() -> None:
+    """2.3: HM bookkeeping on the pool's row; 4.1 UDP-CONNECT accepted; 4.4 the event is
+    matched on ``protocol``: a tcp event does not touch the udp row."""
+    w = World()
+    w.lb_create()
+    w.listener_create(listener_id=LI_UDP, protocol="UDP", protocol_port=53)
+    w.pool_create(pool_id=PO_UDP, listener_id=LI_UDP, protocol="UDP")
+    w.member_create(pool_id=PO_UDP, protocol_port=53)
+    w.hm_create(pool_id=PO_UDP, type="UDP-CONNECT")
+    assert w.hcs("udp") == [hc("172.24.4.9:53", VIP, pool=PO_UDP)]
+    assert dict(w.row("udp").ip_port_mappings) == {"10.10.10.10": f"{demo.MEMBER_PORT}:10.10.10.3"}
+    assert w.health("10.10.10.10", 53, demo.MEMBER_PORT, "10.10.10.3", "offline") == []
+    statuses = w.health(
+        "10.10.10.10", 53, demo.MEMBER_PORT, "10.10.10.3", "offline", protocol="udp"
+    )
+    assert statuses == [
+        {
+            "loadbalancers": [st(L, "ACTIVE", "ERROR")],
+            "listeners": [st(LI_UDP, "ACTIVE", "ERROR")],
+            "pools": [st(PO_UDP, "ACTIVE", "ERROR")],
+            "members": [st(M1, "ACTIVE", "ERROR")],
+        }
+    ]
+
+
+# ===============================================================================================
+# 1.8 / 3.4 / 3.5 a second router
+# ===============================================================================================
+
+
+def test_member_behind_second_router() -> None:
+    """1.2 / 1.8: ``lr_ref`` = router names joined with ',' in attach order; 3.4: the
+    second router and its switches of the VIP family; 3.5: member delete leaves routers and
+    lr_ref, and (B40 fix) the switch the LB still reaches through R2."""
+    w = tcp_lb()
+    statuses = w.member_create(address="10.30.0.10", subnet_id=R2S)
+    ext = w.ext()
+    assert ext["lr_ref"] == f"{LR},{LR2}"
+    assert ext["ls_refs"] == ls_refs((LS_VIP, 1), (LS_R2, 1))
+    assert w.routers() == {LR, LR2}
+    assert w.switches() == {LS_VIP, LS_MEMBER, LS_R2}
+    assert statuses[0]["members"] == [st(M1, "ACTIVE", "NO_MONITOR")]
+    w.hm_create()
+    assert dict(w.row().ip_port_mappings) == {"10.30.0.10": f"{R2_VM}:10.30.0.3"}
+    w.member_delete(address="10.30.0.10", subnet_id=R2S)
+    ext = w.ext()
+    assert ext["lr_ref"] == f"{LR},{LR2}"
+    assert ext["ls_refs"] == ls_refs((LS_VIP, 1))
+    assert w.routers() == {LR, LR2}
+    assert w.switches() == {LS_VIP, LS_MEMBER, LS_R2}
+    assert dict(w.row().ip_port_mappings) == {}
+
+
+def test_second_protocol_row_joins_the_vip_routers_only() -> None:
+    """2.2: the new row runs the router association of the VIP subnet only; ``lr_ref`` is
+    copied as it is (both routers), ``ls_refs`` fresh (B2 fix)."""
+    w = tcp_lb()
+    w.member_create(address="10.30.0.10", subnet_id=R2S)
+    w.listener_create(listener_id=LI_UDP, protocol="UDP", protocol_port=53)
+    ext = w.ext("udp")
+    assert ext["lr_ref"] == f"{LR},{LR2}"
+    assert ext["ls_refs"] == ls_refs((LS_VIP, 1))
+    assert w.routers("udp") == {LR}
+    assert w.switches("udp") == {LS_VIP, LS_MEMBER}
+
+
+# ===============================================================================================
+# 4.1 / 4.3 / 5.2 more outcomes
+# ===============================================================================================
+
+
+def test_tcp_monitor_on_udp_pool_is_accepted() -> None:
+    """4.1: the pool's protocol is not checked; a TCP HM on a UDP pool is accepted."""
+    w = World()
+    w.lb_create()
+    w.listener_create(listener_id=LI_UDP, protocol="UDP", protocol_port=53)
+    w.pool_create(pool_id=PO_UDP, listener_id=LI_UDP, protocol="UDP")
+    w.member_create(pool_id=PO_UDP, protocol_port=53)
+    statuses = w.hm_create(pool_id=PO_UDP, type="TCP")
+    assert w.hcs("udp") == [hc("172.24.4.9:53", VIP, pool=PO_UDP)]
+    assert statuses[0]["healthmonitors"] == [st(HM, "ACTIVE", "ONLINE")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="4.1: 'A TCP HM on an SCTP or UDP pool is accepted'; ovnlb refuses an HM on an "
+    "SCTP pool (UnsupportedOptionError; compat.md 'by design', not a section-10 bug)",
+)
+def test_tcp_monitor_on_sctp_pool_is_accepted() -> None:
+    """4.1: the pool's protocol is not checked; the check is created on the sctp row."""
+    w = World()
+    w.lb_create()
+    w.listener_create(protocol="SCTP", protocol_port=3868)
+    w.pool_create(protocol="SCTP")
+    w.member_create(protocol_port=3868)
+    statuses = w.hm_create(type="TCP")
+    assert w.hcs("sctp") == [hc("172.24.4.9:3868", VIP)]
+    assert statuses[0]["healthmonitors"] == [st(HM, "ACTIVE", "ONLINE")]
+
+
+def test_hm_create_on_pool_missing_from_nb() -> None:
+    """4.3: pool key not on the row -> HM NO_MONITOR/ERROR, LB ACTIVE, pool OFFLINE with no
+    provisioning status."""
+    w = tcp_lb()
+    statuses = w.hm_create(pool_id=PO2)
+    assert statuses == [
+        {
+            "healthmonitors": [st(HM, "ERROR", "NO_MONITOR")],
+            "loadbalancers": [st(L, "ACTIVE")],
+            "pools": [st(PO2, None, "OFFLINE")],
+        }
+    ]
+
+
+def test_pool_update_of_pool_missing_from_nb() -> None:
+    """5.2 pool_update: row missing -> pool and LB P:ERROR."""
+    w = tcp_lb()
+    statuses = w.pool_update(pool_d(pool_id=PO2), {"admin_state_up": False})
+    assert statuses == [{"pools": [st(PO2, "ERROR")], "loadbalancers": [st(L, "ERROR")]}]
