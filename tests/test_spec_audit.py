@@ -2018,3 +2018,54 @@ def test_pool_update_of_pool_missing_from_nb() -> None:
     w = tcp_lb()
     statuses = w.pool_update(pool_d(pool_id=PO2), {"admin_state_up": False})
     assert statuses == [{"pools": [st(PO2, "ERROR")], "loadbalancers": [st(L, "ERROR")]}]
+
+
+# ===============================================================================================
+# Mappings shared inside one pool, and a full teardown
+# ===============================================================================================
+
+
+def test_mapping_removed_although_same_pool_member_shares_the_ip() -> None:
+    """4.3: only members of *another* pool with the same IP keep the mapping; a second
+    member of the same pool at that IP (other port) does not."""
+    w = tcp_lb()
+    w.member_create()
+    w.member_create(member_id=M2, protocol_port=9090)
+    w.hm_create()
+    assert dict(w.row().ip_port_mappings) == {"10.10.10.10": f"{demo.MEMBER_PORT}:10.10.10.3"}
+    w.member_delete(member_id=M2, protocol_port=9090)
+    assert dict(w.row().ip_port_mappings) == {}
+    assert w.vips() == {"172.24.4.9:80": "10.10.10.10:8080"}
+
+
+def test_teardown_in_reverse_order() -> None:
+    """4.2 hm_delete, 3.5 member_delete, A.2 pool_delete, A.1 listener_delete, 2.4: the row
+    ends protocol-less with the VIP keys, ``lr_ref``, the VIP switch count, the FIP (kept
+    until disassociated, 6.2) and the last pool's ``selection_fields`` (1.5); the member
+    switch stays attached through the router (B40 fix)."""
+    w = tcp_lb()
+    w.member_create()
+    w.member_create(member_id=M2, address="10.10.10.11")
+    w.hm_create()
+    w.fip_associate(FIP, "vip", [VIP])
+    w.hm_delete()
+    w.member_delete()
+    w.member_delete(member_id=M2, address="10.10.10.11")
+    w.pool_delete()
+    w.listener_delete()
+    row = w.row(None)
+    assert dict(row.external_ids) == {
+        "enabled": "True",
+        "neutron:vip": VIP,
+        "neutron:vip_port_id": P,
+        "neutron:vip_fip": FIP,
+        "lr_ref": LR,
+        "ls_refs": ls_refs((LS_VIP, 1)),
+    }
+    assert row.vips == {}
+    assert dict(row.options) == {}
+    assert dict(row.ip_port_mappings) == {}
+    assert row.health_check == ()
+    assert tuple(row.selection_fields) == FIELDS_4
+    assert w.switches(None) == {LS_VIP, LS_MEMBER}
+    assert w.routers(None) == {LR}
