@@ -2069,3 +2069,66 @@ def test_teardown_in_reverse_order() -> None:
     assert tuple(row.selection_fields) == FIELDS_4
     assert w.switches(None) == {LS_VIP, LS_MEMBER}
     assert w.routers(None) == {LR}
+
+
+# ===============================================================================================
+# Additional VIPs across protocols, monitors and FIPs; batch with a monitor
+# ===============================================================================================
+
+ADD_VIPS = [{"ip_address": "172.24.4.30", "port_id": ADD_VIP_PORT, "subnet_id": VIP_SUBNET}]
+
+
+def test_additional_vips_on_second_protocol_row() -> None:
+    """1.2 / 2.2: the new row carries the additional-VIP keys; B2 fix: ls_refs like a fresh
+    LB, 1 + number of additional VIPs."""
+    view = OctaviaView()
+    w = World(view)
+    _viewed(view, "loadbalancers", lb_d(additional_vips=ADD_VIPS))
+    tcp_lb(w, additional_vips=ADD_VIPS)
+    w.listener_create(listener_id=LI_UDP, protocol="UDP", protocol_port=53)
+    ext = w.ext("udp")
+    assert ext["neutron:additional_vips"] == "172.24.4.30"
+    assert ext["neutron:additional_vip_port_ids"] == ADD_VIP_PORT
+    assert ext["ls_refs"] == ls_refs((LS_VIP, 2))
+
+
+def test_monitor_checks_for_vip_additional_vip_and_fip() -> None:
+    """4.2: one LBHC per VIP (primary, additional) and per FIP, in one hm_create."""
+    w = World()
+    tcp_lb(w, additional_vips=ADD_VIPS)
+    w.member_create()
+    w.fip_associate(FIP, "vip", [VIP])
+    assert w.vips() == {
+        "172.24.4.9:80": "10.10.10.10:8080",
+        "172.24.4.30:80": "10.10.10.10:8080",
+        f"{FIP}:80": "10.10.10.10:8080",
+    }
+    w.hm_create()
+    assert w.hcs() == sort_hcs(
+        [
+            hc("172.24.4.9:80", VIP),
+            hc("172.24.4.30:80", "172.24.4.30"),
+            hc(f"{FIP}:80", FIP),
+        ]
+    )
+
+
+def test_batch_with_monitor_replaces_member_at_other_ip() -> None:
+    """5.3 / A.3 / 4.3: the created member is mapped (ONLINE), the missing one unmapped and
+    removed; reports: create roll-up, update of the kept member, delete."""
+    w = tcp_lb()
+    w.member_create()
+    w.member_create(member_id=M2, address="10.10.10.11")
+    w.hm_create()
+    m3 = mem_d(member_id=M3, address="172.24.4.20", subnet_id=VIP_SUBNET)
+    statuses = w.batch(PO, [mem_d(), m3])
+    assert dict(w.row().ip_port_mappings) == {
+        "10.10.10.10": f"{demo.MEMBER_PORT}:10.10.10.3",
+        "172.24.4.20": f"{VM_VIPNET}:172.24.4.3",
+    }
+    assert w.ext()["neutron:member_status"] == json.dumps({M1: "ONLINE", M3: "ONLINE"})
+    assert [s["members"] for s in statuses] == [
+        [st(M1, "ACTIVE", "ONLINE"), st(M2, "ACTIVE", "ONLINE"), st(M3, "ACTIVE", "ONLINE")],
+        [st(M1, "ACTIVE", "ONLINE")],
+        [st(M2, "DELETED")],
+    ]
