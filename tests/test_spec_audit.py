@@ -2132,3 +2132,65 @@ def test_batch_with_monitor_replaces_member_at_other_ip() -> None:
         [st(M1, "ACTIVE", "ONLINE")],
         [st(M2, "DELETED")],
     ]
+
+
+# ===============================================================================================
+# Provider networks (1.7, 3.1, 3.3, 11.9)
+# ===============================================================================================
+
+
+def _provider_iso_world() -> World:
+    """The isolated network marked as a provider network (its LS has
+    ``neutron:provnet-physical-network``)."""
+    nb = TOPOLOGY.nb
+    assert isinstance(nb, NbSnapshot)
+    tables = {t: dict(rows) for t, rows in nb.tables.items()}
+    ls = dict(tables["Logical_Switch"][LS_ISO])
+    ls["external_ids"] = {"neutron:provnet-physical-network": "physnet1"}
+    tables["Logical_Switch"][LS_ISO] = ls
+    w = World()
+    w.ctx = rq.Context(Topology(NbSnapshot(tables), TOPOLOGY.subnets), OctaviaView())
+    return w
+
+
+def test_member_on_provider_network_is_not_counted() -> None:
+    """1.7: associating a provider network gives up: no ``ls_refs`` key, no attachment;
+    the member still gets its vips backend (1.4)."""
+    w = _provider_iso_world()
+    tcp_lb(w)
+    w.member_create(address="10.20.0.10", subnet_id=ISO_S)
+    assert w.ext()["ls_refs"] == ls_refs((LS_VIP, 1))
+    assert LS_ISO not in w.switches()
+    assert w.vips() == {"172.24.4.9:80": "10.20.0.10:8080"}
+    w.member_delete(address="10.20.0.10", subnet_id=ISO_S)
+    assert w.ext()["ls_refs"] == ls_refs((LS_VIP, 1))
+    assert w.ext()[f"pool_{PO}"] == ""
+
+
+def test_vip_on_provider_network() -> None:
+    """11.9: no ``ls_refs`` and no ``lr_ref`` at creation; a member on the provider VIP
+    network adds none; a member behind a router adds its switch count, the router and
+    ``lr_ref``."""
+    w = _provider_iso_world()
+    w.lb_create(
+        vip_address="10.20.0.9", vip_port_id=ISO_VIP, vip_network_id=ISO, vip_subnet_id=ISO_S
+    )
+    assert w.ext(None) == {
+        "enabled": "True",
+        "neutron:vip": "10.20.0.9",
+        "neutron:vip_port_id": ISO_VIP,
+    }
+    assert w.switches(None) == frozenset()
+    w.listener_create()
+    w.pool_create()
+    w.member_create(address="10.20.0.10", subnet_id=None)
+    ext = w.ext()
+    assert ext[f"pool_{PO}"] == entry(M1, "10.20.0.10", 8080, ISO_S)
+    assert "ls_refs" not in ext
+    assert "lr_ref" not in ext
+    w.member_create(member_id=M2, address="10.10.10.11")
+    ext = w.ext()
+    assert ext["ls_refs"] == ls_refs((LS_MEMBER, 1))
+    assert ext["lr_ref"] == LR
+    assert w.routers() == {LR}
+    assert w.switches() == {LS_VIP, LS_MEMBER}
