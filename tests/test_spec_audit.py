@@ -23,6 +23,9 @@ from typing import Any
 import pytest
 
 from ovnlb_backends import demo
+from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.memory import MemoryBackend
+from ovnlb_core import events as ev
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import (
     IPVersionsMixingNotSupportedError,
@@ -42,6 +45,7 @@ from ovnlb_core.octavia import (
 )
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import LoadBalancerRow
+from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Subnet, Topology
 from ovnlb_core.translate import translate
 
@@ -129,7 +133,9 @@ def _lsp(port: str, net: str, address: str, name: str = "") -> dict[str, Any]:
     }
 
 
-def _router_interface(port: str, net: str, cidr: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _router_interface(
+    port: str, net: str, cidr: str, router: str = LR2
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The LSP (type router) and the LRP Neutron writes for a router interface (3.1)."""
     lsp = {
         "name": port,
@@ -148,11 +154,15 @@ def _router_interface(port: str, net: str, cidr: str) -> tuple[dict[str, Any], d
         "networks": [cidr],
         "external_ids": {
             "neutron:network_name": f"neutron-{net}",
-            "neutron:router_name": LR2,
+            "neutron:router_name": router,
             "neutron:is_ext_gw": "False",
         },
     }
     return lsp, lrp
+
+
+#: The topology rows as Neutron writes them (only the columns it sets), by table and name.
+RAW_TABLES: dict[str, dict[str, dict[str, Any]]] = {}
 
 
 def _topology() -> Topology:
@@ -194,6 +204,7 @@ def _topology() -> Topology:
         "ports": [V6_VIP, V6_VM1, V6_VM2, V6_HM, V6_ADD_VIP, RI_R2_V6],
     }
     switches[LS_R2] = {"name": LS_R2, "ports": [R2_VM, R2_HM, RI_R2]}
+    RAW_TABLES.update(tables)
     full = {t: {u: full_row(t, r) for u, r in rows.items()} for t, rows in tables.items()}
     subnets = {
         **demo.SUBNETS,
@@ -2194,3 +2205,155 @@ def test_vip_on_provider_network() -> None:
     assert ext["lr_ref"] == LR
     assert w.routers() == {LR}
     assert w.switches() == {LS_VIP, LS_MEMBER}
+
+
+# ===============================================================================================
+# 3.6 router interface created (driver agent), on the in-memory backend
+# ===============================================================================================
+
+IFACE = _u(0xAB)  # a new router-interface port
+
+
+def _nb_world() -> tuple[MemoryBackend, OvnLbDriver]:
+    """The topology above as Neutron's rows in an in-memory NB, and a driver on it."""
+    backend = MemoryBackend()
+    ops: list[dict[str, Any]] = []
+    for table in ("Logical_Switch_Port", "Logical_Router_Port", "Logical_Switch", "Logical_Router"):
+        for name, row in RAW_TABLES[table].items():
+            ops.append({"op": "insert", "table": table, "row": {"_name": name, **row}})
+    backend.apply_raw(ops)
+    return backend, OvnLbDriver(backend, TOPOLOGY.subnets)
+
+
+def _add_interface(backend: MemoryBackend, router: str, net: str, cidr: str) -> None:
+    """Neutron adds a router interface (conformance-format 3), then the agent reacts to the
+    changed rows as ``ovnlb watch`` does."""
+    reader = backend.reader()
+    before = {t: {u: dict(r) for u, r in reader.rows(t).items()} for t in ev.NB_TABLES}
+    ls = f"neutron-{net}"
+    lsp, lrp = _router_interface(IFACE, net, cidr, router)
+    ls_ports = [
+        str(reader.rows("Logical_Switch_Port")[u]["name"])
+        for u in reader.by_name("Logical_Switch", ls)[0][1]["ports"]
+    ]
+    lr_ports = [
+        str(reader.rows("Logical_Router_Port")[u]["name"])
+        for u in reader.by_name("Logical_Router", router)[0][1]["ports"]
+    ]
+    backend.apply_raw(
+        [
+            {"op": "insert", "table": "Logical_Switch_Port", "row": {"_name": IFACE, **lsp}},
+            {
+                "op": "update",
+                "table": "Logical_Switch",
+                "name": ls,
+                "columns": {"ports": [*ls_ports, IFACE]},
+            },
+            {"op": "insert", "table": "Logical_Router_Port", "row": {"_name": lrp["name"], **lrp}},
+            {
+                "op": "update",
+                "table": "Logical_Router",
+                "name": router,
+                "columns": {"ports": [*lr_ports, lrp["name"]]},
+            },
+        ]
+    )
+    reader = backend.reader()
+    actions: list[ev.LbAction] = []
+    for t in ev.NB_TABLES:
+        after = {u: dict(r) for u, r in reader.rows(t).items()}
+        for u in sorted(set(before[t]) | set(after)):
+            old, new = before[t].get(u), after.get(u)
+            if old != new:
+                actions += ev.nb_actions(reader, ev.RowChange(t, u, old, new))
+    for a in ev.dedupe(actions):
+        ap = ev.plan_action(backend.reader(), a, TOPOLOGY.subnets)
+        backend.commit(ap.plan, basis=ap.actual)
+
+
+def _attachments(backend: MemoryBackend) -> tuple[frozenset[str], frozenset[str], dict[str, str]]:
+    rows = lb_rowset(backend.reader(), L)
+    [(uuid, row)] = rows.lbs.items()
+    return (
+        frozenset(rows.switches.get(uuid, ())),
+        frozenset(rows.routers.get(uuid, ())),
+        dict(row.external_ids),
+    )
+
+
+def _driver_lb(driver: OvnLbDriver) -> None:
+    driver.lb_create(lb_d())
+    driver.listener_create(li_d())
+    driver.pool_create(pool_d())
+
+
+def test_interface_on_vip_network_associates_the_lb_with_the_router() -> None:
+    """3.6 create: every LB on the interface's network and not on the router is associated
+    with it (1.8: router, its switches of the VIP family, ``lr_ref`` appended)."""
+    backend, driver = _nb_world()
+    _driver_lb(driver)
+    _add_interface(backend, LR2, N, "172.24.4.2/24")
+    switches, routers, ext = _attachments(backend)
+    assert routers == {LR, LR2}
+    assert ext["lr_ref"] == f"{LR},{LR2}"
+    assert switches == {LS_VIP, LS_MEMBER, LS_R2}
+    assert ext["ls_refs"] == ls_refs((LS_VIP, 1))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="3.6 create: 'Every LB on the network but not on the router is added to the "
+    "router'; ovnlb adds only LBs with a VIP or member address on that network's "
+    "interface subnet (an LB on the switch through its router is not added)",
+)
+def test_interface_on_switch_reached_through_a_router_associates_the_lb() -> None:
+    """3.6 create: the LB is on the member switch through router R (3.3); an interface of R2
+    on that switch associates the LB with R2 (R2's IPv4 switches, ``lr_ref``)."""
+    backend, driver = _nb_world()
+    _driver_lb(driver)
+    assert LS_MEMBER in _attachments(backend)[0]
+    _add_interface(backend, LR2, MN, "10.10.10.2/24")
+    switches, routers, ext = _attachments(backend)
+    assert routers == {LR, LR2}
+    assert ext["lr_ref"] == f"{LR},{LR2}"
+    assert switches == {LS_VIP, LS_MEMBER, LS_R2}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="3.6 create: the router's LBs are added to the new interface's network with "
+    "ls_lb_add whatever the family; ovnlb attaches only switches of the VIP's family",
+)
+def test_interface_of_other_family_adds_the_router_lbs_to_its_network() -> None:
+    """3.6 create: 'every LB on the router but not on the network is added to the network'
+    (no family test on this path; the family filter of 3.2 applies to associations)."""
+    backend, driver = _nb_world()
+    _driver_lb(driver)
+    _add_interface(backend, LR, V6N, "fd00:10::2/64")
+    switches, routers, ext = _attachments(backend)
+    assert routers == {LR}
+    assert switches == {LS_VIP, LS_MEMBER, LS_V6}
+    assert ext["lr_ref"] == LR
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="3.6 create: the router's LBs stay on it and are added to the new network; "
+    "ovnlb re-derives the router set and detaches the LB from a router it reached "
+    "through a since-deleted member (3.5 leaves routers and lr_ref alone)",
+)
+def test_interface_added_to_router_of_a_deleted_member() -> None:
+    """3.5: a member delete leaves R2 and ``lr_ref``; 3.6 create on R2: the LB (on R2, not
+    on the new network) is added to that network; nothing is detached."""
+    backend, driver = _nb_world()
+    _driver_lb(driver)
+    driver.member_create(mem_d(address="10.30.0.10", subnet_id=R2S))
+    driver.member_delete(mem_d(address="10.30.0.10", subnet_id=R2S))
+    switches, routers, ext = _attachments(backend)
+    assert routers == {LR, LR2}
+    assert ext["lr_ref"] == f"{LR},{LR2}"
+    _add_interface(backend, LR2, ISO, "10.20.0.1/24")
+    switches, routers, ext = _attachments(backend)
+    assert routers == {LR, LR2}
+    assert ext["lr_ref"] == f"{LR},{LR2}"
+    assert switches == {LS_VIP, LS_MEMBER, LS_R2, LS_ISO}
