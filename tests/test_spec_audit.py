@@ -2357,3 +2357,42 @@ def test_interface_added_to_router_of_a_deleted_member() -> None:
     assert routers == {LR, LR2}
     assert ext["lr_ref"] == f"{LR},{LR2}"
     assert switches == {LS_VIP, LS_MEMBER, LS_R2, LS_ISO}
+
+
+# ===============================================================================================
+# Disabled listener and pool with monitors and member requests
+# ===============================================================================================
+
+
+def test_monitor_of_pool_behind_disabled_listener_takes_its_port() -> None:
+    """4.2: vip_port = the port of the first listener whose value points at the pool; the
+    test is 'contains listener_', so a disabled listener counts."""
+    w = World()
+    w.lb_create()
+    w.listener_create(admin_state_up=False)
+    w.pool_create()
+    w.member_create()
+    w.hm_create()
+    assert w.hcs() == [hc("172.24.4.9:80", VIP)]
+    assert w.vips() == {}
+
+
+def test_member_update_and_delete_on_disabled_pool() -> None:
+    """2.3: member requests find the row through ``pool_<id>:D``; 5.3 statuses; 1.4 a
+    disabled pool gives no vips whatever its members."""
+    w = World()
+    w.lb_create()
+    w.listener_create()
+    w.pool_create(admin_state_up=False)
+    w.member_create()
+    w.member_create(member_id=M2, address="10.10.10.11")
+    statuses = w.member_update(mem_d(), {"admin_state_up": False})
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "OFFLINE", M2: "NO_MONITOR"}
+    assert statuses[0]["members"] == [st(M1, "ACTIVE", "OFFLINE")]
+    assert statuses[0]["pools"] == [st(PO, "ACTIVE", "OFFLINE")]
+    statuses = w.member_delete(member_id=M2, address="10.10.10.11")
+    ext = w.ext()
+    assert ext[f"pool_{PO}:D"] == M1_E
+    assert ext["ls_refs"] == ls_refs((LS_VIP, 1), (LS_MEMBER, 1))
+    assert statuses[0]["members"] == [st(M2, "DELETED")]
+    assert w.vips() == {}
