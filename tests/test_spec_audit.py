@@ -2396,3 +2396,18 @@ def test_member_update_and_delete_on_disabled_pool() -> None:
     assert ext["ls_refs"] == ls_refs((LS_VIP, 1), (LS_MEMBER, 1))
     assert statuses[0]["members"] == [st(M2, "DELETED")]
     assert w.vips() == {}
+
+
+def test_hm_delete_leaves_members_of_other_pools_mapped() -> None:
+    """4.2 hm_delete steps 1-2 touch only the pool's members: a member of another pool that
+    was mapped because the row had a health check (A.3) keeps its mapping and status."""
+    w = tcp_lb()
+    w.member_create()
+    w.hm_create()
+    w.listener_create(listener_id=LI2, protocol_port=443)
+    w.pool_create(pool_id=PO2, listener_id=LI2)
+    w.member_create(member_id=M2, pool_id=PO2, address="10.10.10.11")
+    w.hm_delete()
+    assert w.hcs() == []
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "NO_MONITOR", M2: "ONLINE"}
+    assert dict(w.row().ip_port_mappings) == {"10.10.10.11": f"{VM2}:10.10.10.3"}
