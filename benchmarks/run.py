@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import uuid as uuidlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,10 @@ from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnSandbox, find_schema
 from ovnlb_core.model import ListenerState, LoadBalancerState, MemberEntry, PoolState, ProtocolRow
+from ovnlb_core.nb import SCHEMA
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import diff
+from ovnlb_core.rawops import RowInsert, resolve
 from ovnlb_core.topology import Subnet
 from ovnlb_core.translate import RowCache, translate
 
@@ -67,7 +70,8 @@ HERE = Path(__file__).resolve().parent
 LB = demo.LB
 POOL = demo.POOL
 SUBNET = demo.MEMBER_SUBNET
-MEMBER_CIDR = "10.0.0.0/8"
+MEMBER_CIDR = "10.0.0.0/16"  # the realistic topology's /16 (REAL_CIDR)
+BENCH_NS = uuidlib.UUID("3f0c8e2a-6b1d-4c7e-9a52-12a0c0ffee12")
 SUBNETS = {
     **demo.SUBNETS,
     SUBNET: Subnet(SUBNET, demo.MEMBER_NET, MEMBER_CIDR),
@@ -117,7 +121,7 @@ def member(i: int, pool_id: str = POOL) -> dict[str, Any]:
     return {
         "member_id": f"00000000-0000-4000-8000-{i:012d}",
         "pool_id": pool_id,
-        "address": f"10.{1 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}",
+        "address": member_ip(i),
         "protocol_port": 8080,
         "subnet_id": SUBNET,
         "admin_state_up": True,
@@ -243,6 +247,308 @@ def insert_lb_rows(client: RawClient, states: list[LoadBalancerState], switch: s
                         "mutations": [["load_balancer", "insert", ["named-uuid", name]]],
                     }
                 )
+    client.transact(*ops)
+
+
+# ---------------------------------------------------------------------------
+# The realistic topology (issue #12)
+# ---------------------------------------------------------------------------
+
+#: The member subnet of the realistic topology: a /16 holding the N VM ports.
+REAL_CIDR = "10.0.0.0/16"
+GATEWAY_NET = "7a0e5c1d-0000-4000-8000-00000000e0e0"  # the provider network behind the gateway
+PROJECT = demo.PROJECT
+
+
+def _uid(*parts: object) -> str:
+    return str(uuidlib.uuid5(BENCH_NS, "/".join(map(str, parts))))
+
+
+def member_ip(i: int) -> str:
+    """The address of VM port ``i`` (and of member ``i``) in the /16."""
+    j = i + 10
+    return f"10.0.{j >> 8}.{j & 255}"
+
+
+def _vm_port(name: str, net: str, mac_seed: int, ip: str, prefix: int) -> dict[str, Any]:
+    mac = f"fa:16:3e:{(mac_seed >> 16) & 255:02x}:{(mac_seed >> 8) & 255:02x}:{mac_seed & 255:02x}"
+    return {
+        "_name": name,
+        "name": name,
+        "addresses": [f"{mac} {ip}"],
+        "port_security": [f"{mac} {ip}"],
+        "enabled": True,
+        "up": True,
+        "external_ids": {
+            "neutron:cidrs": f"{ip}/{prefix}",
+            "neutron:device_id": _uid("vm", name),
+            "neutron:device_owner": "compute:nova",
+            "neutron:network_name": f"neutron-{net}",
+            "neutron:port_name": "",
+            "neutron:project_id": PROJECT,
+            "neutron:revision_number": "3",
+        },
+    }
+
+
+def _router_iface(port: str, net: str, cidr: str, router: str) -> list[tuple[str, dict[str, Any]]]:
+    lsp = {
+        "_name": port,
+        "name": port,
+        "type": "router",
+        "addresses": ["router"],
+        "options": {"router-port": f"lrp-{port}"},
+        "external_ids": {
+            "neutron:cidrs": cidr,
+            "neutron:device_id": router,
+            "neutron:device_owner": "network:router_interface",
+            "neutron:network_name": f"neutron-{net}",
+            "neutron:port_name": "",
+            "neutron:project_id": PROJECT,
+        },
+    }
+    lrp = {
+        "_name": f"lrp-{port}",
+        "name": f"lrp-{port}",
+        "mac": "fa:16:3e:aa:00:01",
+        "networks": [cidr],
+        "external_ids": {
+            "neutron:network_name": f"neutron-{net}",
+            "neutron:router_name": router,
+            "neutron:is_ext_gw": "False",
+        },
+    }
+    return [("Logical_Switch_Port", lsp), ("Logical_Router_Port", lrp)]
+
+
+@attrs.frozen
+class Shape:
+    """How big the realistic NB is (besides the member switch's N VM ports)."""
+
+    other_ports: int = 0  # VM ports on the other switches
+    switches: int = 4  # switches besides the member and VIP networks (one is the provider net)
+    routers: int = 2  # routers besides the LB's router
+    other_lbs: int = 20  # load balancers of 10 members on the other networks
+    fip_every: int = 10  # one floating IP (NAT row) per this many VM ports
+
+    def label(self, n: int) -> str:
+        ports = n + self.other_ports
+        return (
+            f"{ports} ports, {self.switches + 2} switches, {self.routers + 1} routers, "
+            f"{self.other_lbs} other LBs"
+        )
+
+
+SMALL = Shape()
+#: The issue's big NB: 50,000 ports / 500 switches / 100 routers / 10,000 other LBs.
+BIG = Shape(other_ports=50000, switches=498, routers=99, other_lbs=10000)
+
+
+def realistic_ops(n: int, shape: Shape = SMALL) -> list[Any]:
+    """Raw operations (``ovnlb_core.rawops``) of the realistic topology.
+
+    The walkthrough's networks and router, the member subnet widened to a /16
+    holding ``n`` VM ports (port ``i`` has member ``i``'s address, plus a
+    margin for the adds), the router's gateway port on a provider network
+    (gateway chassis, SNAT), a floating IP per ``fip_every`` ports, and
+    ``shape``'s other switches (each a /24 behind one of the other routers,
+    with its share of ``other_ports``).
+    """
+    text = json.dumps(demo.topology_ops()).replace("10.10.10.1/24", "10.0.0.1/16")
+    ops: list[Any] = json.loads(text)
+    rows: list[tuple[str, dict[str, Any]]] = []
+    member_ports = [demo.RI_MEMBER, demo.MEMBER_PORT, demo.HM_PORT]
+    for i in range(n + 64):
+        name = _uid("port", i)
+        rows.append(("Logical_Switch_Port", _vm_port(name, demo.MEMBER_NET, i, member_ip(i), 16)))
+        member_ports.append(name)
+    # The LB's router gets a gateway port on the provider network.
+    gw_port = _uid("gw-port")
+    rows += _router_iface(gw_port, GATEWAY_NET, "172.16.0.10/16", f"neutron-{demo.ROUTER}")
+    gw_lrp = rows[-1][1]
+    gw_lrp["gateway_chassis"] = [f"lrp-{gw_port}_chassis-1"]
+    gw_lrp["external_ids"]["neutron:is_ext_gw"] = "True"
+    rows[-2][1]["external_ids"]["neutron:device_owner"] = "network:router_gateway"
+    rows.append(
+        (
+            "Gateway_Chassis",
+            {
+                "_name": f"lrp-{gw_port}_chassis-1",
+                "name": f"lrp-{gw_port}_chassis-1",
+                "chassis_name": "chassis-1",
+                "priority": 1,
+            },
+        )
+    )
+    provider_ports = [gw_port]
+    routers = {
+        f"neutron-{demo.ROUTER}": [f"lrp-{demo.RI_VIP}", f"lrp-{demo.RI_MEMBER}", f"lrp-{gw_port}"]
+    }
+    nats: dict[str, list[str]] = {f"neutron-{demo.ROUTER}": []}
+    other_routers = [f"neutron-{_uid('router', r)}" for r in range(shape.routers)]
+    for lr in other_routers:
+        routers[lr] = []
+        nats[lr] = []
+    # Floating IPs of the member network's VM ports (NAT rows on the LB's router).
+    for i in range(0, n + 64, shape.fip_every):
+        fip = _uid("fip", i)
+        port = _uid("port", i)
+        rows.append(("NAT", _nat(fip, port, member_ip(i), i)))
+        nats[f"neutron-{demo.ROUTER}"].append(f"nat-{fip}")
+    switches: list[tuple[str, list[str]]] = []
+    per_switch = shape.other_ports // max(1, shape.switches - 1)
+    k = 0
+    for s in range(shape.switches - 1):
+        net = _uid("net", s)
+        lr = other_routers[s % len(other_routers)] if other_routers else f"neutron-{demo.ROUTER}"
+        ri = _uid("ri", s)
+        rows += _router_iface(ri, net, f"192.168.{s % 250}.1/24", lr)
+        routers[lr].append(f"lrp-{ri}")
+        ports = [ri]
+        for j in range(per_switch):
+            name = _uid("oport", s, j)
+            ip = f"192.168.{s % 250}.{10 + j % 240}" if j < 240 else f"192.169.{j >> 8}.{j & 255}"
+            rows.append(("Logical_Switch_Port", _vm_port(name, net, (1 << 20) + k, ip, 24)))
+            ports.append(name)
+            if j % shape.fip_every == 0:
+                fip = _uid("ofip", s, j)
+                rows.append(("NAT", _nat(fip, name, ip, (1 << 20) + k)))
+                nats[lr].append(f"nat-{fip}")
+            k += 1
+        switches.append((f"neutron-{net}", ports))
+    rows.append(
+        (
+            "Logical_Switch",
+            {
+                "_name": f"neutron-{GATEWAY_NET}",
+                "name": f"neutron-{GATEWAY_NET}",
+                "ports": provider_ports,
+                "external_ids": {"neutron:provnet-physical-network": "physnet1"},
+            },
+        )
+    )
+    for name, ports in switches:
+        rows.append(("Logical_Switch", {"_name": name, "name": name, "ports": ports}))
+    for lr, lrps in routers.items():
+        if lr == f"neutron-{demo.ROUTER}":
+            continue
+        rows.append(("Logical_Router", {"_name": lr, "name": lr, "ports": lrps, "nat": nats[lr]}))
+    out: list[Any] = []
+    for op in ops:
+        row = op["row"]
+        if op["table"] == "Logical_Switch" and row["name"] == f"neutron-{demo.MEMBER_NET}":
+            row["ports"] = member_ports
+        if op["table"] == "Logical_Router":
+            row["ports"] = routers[row["name"]]
+            row["nat"] = nats[row["name"]]
+        out.append(op)
+    return [{"op": "insert", "table": t, "row": r} for t, r in rows] + out
+
+
+def _nat(fip: str, port: str, ip: str, seed: int) -> dict[str, Any]:
+    return {
+        "_name": f"nat-{fip}",
+        "type": "dnat_and_snat",
+        "external_ip": f"172.16.{(seed >> 8) & 255}.{seed & 255}",
+        "logical_ip": ip,
+        "external_ids": {
+            "neutron:fip_id": fip,
+            "neutron:fip_port_id": port,
+            "neutron:fip_external_mac": "fa:16:3e:bb:00:01",
+            "neutron:router_name": "",
+        },
+    }
+
+
+def other_lbs(shape: Shape) -> list[tuple[LoadBalancerState, str, str]]:
+    """``shape.other_lbs`` load balancers of 10 members, each with its switch and router.
+
+    Spread over the other networks (the VIP and members on one of them), as
+    the reference attaches them; without other networks, on the VIP network.
+    """
+    out = []
+    nets = max(0, shape.switches - 1)
+    for j in range(shape.other_lbs):
+        state = state_with(
+            10, f"aaaaaaaa-0000-4000-8000-{j:012d}", f"bbbbbbbb-0000-4000-8000-{j:012d}"
+        )
+        if nets:
+            s = j % nets
+            ls = f"neutron-{_uid('net', s)}"
+            lr = f"neutron-{_uid('router', s % max(1, shape.routers))}" if shape.routers else ""
+        else:
+            ls, lr = f"neutron-{demo.NET}", f"neutron-{demo.ROUTER}"
+        out.append((state, ls, lr))
+    return out
+
+
+def _ovsdb_value(spec: Any, value: Any) -> Any:
+    def atom(v: Any) -> Any:
+        return ["uuid", v] if spec.atom == "uuid" else v
+
+    if spec.kind == "map":
+        return ["map", [[k, v] for k, v in value.items()]]
+    if spec.kind == "set":
+        return ["set", [atom(v) for v in value]]
+    if spec.kind == "optional":
+        return ["set", []] if value is None else atom(value)
+    return atom(value)
+
+
+def transact_ops(ops: list[Any]) -> list[Any]:
+    """Raw operations as OVSDB ``insert`` operations (UUIDs as ``rawops`` gives them)."""
+    out = []
+    for op in resolve(MemoryBackend().reader(), ops):
+        assert isinstance(op, RowInsert)
+        spec = SCHEMA[op.table]
+        row = {c: _ovsdb_value(spec[c], v) for c, v in op.columns.items()}
+        out.append({"op": "insert", "table": op.table, "uuid": op.uuid, "row": row})
+    return out
+
+
+def load_realistic(sb: OvnSandbox, n: int, shape: Shape, with_lbs: bool = True) -> None:
+    """The realistic topology (and ``shape``'s other LBs) into ``sb``, by bare ``transact``."""
+    client = RawClient(sb.nb_socket)
+    try:
+        client.transact(*transact_ops(realistic_ops(n, shape)))
+        if with_lbs:
+            lbs = other_lbs(shape)
+            for k in range(0, len(lbs), 1000):
+                insert_lb_rows_at(client, lbs[k : k + 1000])
+    finally:
+        client.close()
+
+
+def insert_lb_rows_at(client: RawClient, lbs: list[tuple[LoadBalancerState, str, str]]) -> None:
+    """Insert the translated rows of each state, attached to its switch and router."""
+    ops: list[Any] = []
+    for i, (state, ls, lr) in enumerate(lbs):
+        for row in translate(state).lbs.values():
+            name = f"lb{i}_{len(ops)}"
+            ops.append(
+                {
+                    "op": "insert",
+                    "table": "Load_Balancer",
+                    "uuid-name": name,
+                    "row": {
+                        "name": row.name,
+                        "protocol": row.protocol or ["set", []],
+                        "vips": _map(dict(row.vips)),
+                        "external_ids": _map(dict(row.external_ids)),
+                        "selection_fields": ["set", list(row.selection_fields)],
+                    },
+                }
+            )
+            for table, holder in (("Logical_Switch", ls), ("Logical_Router", lr)):
+                if holder:
+                    ops.append(
+                        {
+                            "op": "mutate",
+                            "table": table,
+                            "where": [["name", "==", holder]],
+                            "mutations": [["load_balancer", "insert", ["named-uuid", name]]],
+                        }
+                    )
     client.transact(*ops)
 
 
