@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import members
 
 from ovnlb_core.model import MemberEntry
 from ovnlb_core.translate import _backends_of, _texts
+from strategies import members
 
 # Any text in the fields, not only well-formed ids and addresses: the builders
 # must agree with the methods whatever the entry holds.
