@@ -308,6 +308,9 @@ _HEAVY: Final[dict[str, tuple[str, ...]]] = {
 #: A value no ``external_ids`` entry ovnlb looks for holds: ``key!=`` it selects the
 #: rows that have the key (ovn-nbctl leaves out rows without it).
 _NO_SUCH_VALUE: Final = "ovnlb:no-such-value"
+_ROUTER_TYPE: Final = 'type="router"'
+#: Up to this many candidate ports are checked one by one for being on a switch.
+_MAX_CHECKS: Final = 32
 
 
 def _light_columns(table: str) -> list[str]:
@@ -388,14 +391,24 @@ class NbctlReader:
 
     # -- reading -------------------------------------------------------------------
 
-    def _query(self, commands: Sequence[tuple[str, Command]]) -> list[dict[str, Row]]:
-        """Run read commands in one invocation; per command, its rows (uuid -> row)."""
+    def _query(
+        self, commands: Sequence[tuple[str, Command]], rows_upto: int | None = None
+    ) -> list[dict[str, Row]]:
+        """Run read commands in one invocation; per command, its rows (uuid -> row).
+
+        The rows of the first ``rows_upto`` commands (all by default) are this
+        reader's rows of their table; later commands' (a few columns, for a
+        check) are returned as printed.
+        """
         if not commands:
             return []
-        out = self._backend._run([c for _t, c in commands], json_output=True)
+        out = self._backend._run([c for _t, c in commands], json_output=True, read_only=True)
         parsed = _parse_tables(out, [t for t, _c in commands])
         result: list[dict[str, Row]] = []
-        for table, rows in parsed:
+        for i, (table, rows) in enumerate(parsed):
+            if rows_upto is not None and i >= rows_upto:
+                result.append(dict(rows))
+                continue
             heavy = _HEAVY.get(table)
             got: dict[str, Row] = {}
             for u, r in rows.items():
@@ -411,17 +424,39 @@ class NbctlReader:
 
     def _find(self, table: str, *conditions: str) -> list[tuple[str, Row]]:
         key = ("find", table, *conditions)
-        found = self._memo.get(key)
-        if found is None:
+        if key not in self._memo:
+            self._find_many([(table, conditions)])
+        return list(self._memo[key])
+
+    def _find_many(
+        self,
+        finds: Sequence[tuple[str, Sequence[str]]],
+        extra: Sequence[tuple[str, Command]] = (),
+    ) -> list[dict[str, Any]]:
+        """The finds not answered yet, in one invocation (answers kept), with the
+        ``extra`` commands whose results are returned (``--columns`` of one's own)."""
+        commands: list[tuple[str, Command]] = []
+        keys: list[tuple[Any, ...]] = []
+        for table, conditions in finds:
+            key = ("find", table, *conditions)
+            if key in self._memo or key in keys:
+                continue
             cols = ",".join(["_uuid", *_light_columns(table)])
-            (rows,) = self._query([(table, [f"--columns={cols}", "find", table, *conditions])])
-            found = self._memo[key] = sorted(rows.items())
-        return list(found)
+            commands.append((table, [f"--columns={cols}", "find", table, *conditions]))
+            keys.append(key)
+        if not commands and not extra:
+            return []
+        results = self._query([*commands, *extra], rows_upto=len(commands))
+        for key, rows in zip(keys, results, strict=False):
+            self._memo[key] = sorted(rows.items())
+        return results[len(keys) :]
 
     def _heavy_columns(self, table: str, uuid: str) -> dict[str, Any]:
         cols = ",".join(["_uuid", *_HEAVY[table]])
         out = self._backend._run(
-            [["--if-exists", f"--columns={cols}", "list", table, uuid]], json_output=True
+            [["--if-exists", f"--columns={cols}", "list", table, uuid]],
+            json_output=True,
+            read_only=True,
         )
         ((_t, rows),) = _parse_tables(out, [table])
         row = rows.get(uuid)
@@ -430,7 +465,7 @@ class NbctlReader:
     def _whole(self, table: str) -> dict[str, Row]:
         rows = self._tables.get(table)
         if rows is None:
-            out = self._backend._run([_list_cmd(table)], json_output=True)
+            out = self._backend._run([_list_cmd(table)], json_output=True, read_only=True)
             ((_t, listed),) = _parse_tables(out, [table])
             rows = self._tables[table] = dict(listed)
             self._rows[table].update(listed)
@@ -450,7 +485,12 @@ class NbctlReader:
         """Rows of ``table`` whose ``name`` column equals ``name``, sorted by UUID (``find``)."""
         if table not in NAMED_TABLES:
             return []
-        found = self._find(table, f"name={quote_string(name, f'{table}.name')}")
+        cond = f"name={quote_string(name, f'{table}.name')}"
+        if table == "Logical_Switch":
+            # A request that looks at a network asks next for its router ports:
+            # the router-type ports (of every network: few) come along.
+            self._find_many([(table, [cond]), ("Logical_Switch_Port", [_ROUTER_TYPE])])
+        found = self._find(table, cond)
         if table == _LB and found:
             self._prefetch_lbs(found)
         return found
@@ -524,9 +564,8 @@ class NbctlReader:
         key = ("ports_of_type", ls_uuid, port_type)
         found = self._memo.get(key)
         if found is None:
-            candidates = self._find(
-                "Logical_Switch_Port", f"type={quote_string(port_type, 'type')}"
-            )
+            cond = f"type={quote_string(port_type, 'type')}"
+            candidates = self._find("Logical_Switch_Port", cond)
             found = self._memo[key] = self._on_switch(ls_uuid, candidates)
         return list(found)
 
@@ -537,17 +576,28 @@ class NbctlReader:
             return []
         if not candidates:
             return []
+        if len(candidates) > _MAX_CHECKS:
+            # Many networks with router ports: one read of the switch's port set
+            # costs less than a check per candidate.
+            ls_row = self.row("Logical_Switch", ls)
+            held_ports = set(ls_row["ports"]) if ls_row is not None else set()
+            return [c for c in candidates if c[0] in held_ports]
         checks: list[tuple[str, Command]] = [
             ("Logical_Switch", ["--columns=_uuid", "find", "Logical_Switch", f"ports{{>=}}{u}"])
             for u, _r in candidates
         ]
-        held = self._query_plain(checks)
+        # The router ports the candidates name come along (what routers_of_subnet
+        # reads next).
+        lrps = sorted(
+            {
+                str(r.get("options", {}).get("router-port"))
+                for _u, r in candidates
+                if r.get("options", {}).get("router-port")
+            }
+        )
+        finds = [("Logical_Router_Port", [f"name={quote_string(n, 'router-port')}"]) for n in lrps]
+        held = self._find_many(finds, checks)
         return [c for c, rows in zip(candidates, held, strict=True) if ls in rows]
-
-    def _query_plain(self, commands: Sequence[tuple[str, Command]]) -> list[dict[str, Any]]:
-        """Like :meth:`_query` for reads of a few columns (nothing cached)."""
-        out = self._backend._run([c for _t, c in commands], json_output=True)
-        return [rows for _t, rows in _parse_tables(out, [t for t, _c in commands])]
 
     def switch_ports_with_address(self, ls_uuid: str, address: str) -> list[tuple[str, Row]]:
         """Ports of switch ``ls_uuid`` with the token ``address`` in ``addresses``, by UUID.
@@ -842,6 +892,9 @@ class NbctlBackend:
         # The private daemon of a direct-mode backend, for oversized invocations.
         self._oversize_socket: str | None = None
         self._rpc_id = 0
+        #: The connection kept open to the daemon for read-only requests.
+        self._read_sock: socket.socket | None = None
+        self._read_sock_path: str | None = None
         if daemon is None:
             self.daemon_socket = os.environ.get("OVN_NB_DAEMON") or None
         elif daemon:
@@ -917,6 +970,7 @@ class NbctlBackend:
     def close(self) -> None:
         """Stop the daemon this backend started (if any) and remove its folder; idempotent."""
         atexit.unregister(self.close)
+        self._close_read_sock()
         pid, self._daemon_pid = self._daemon_pid, None
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -947,15 +1001,20 @@ class NbctlBackend:
             argv += ["--", *cmd]
         return argv
 
-    def _run(self, commands: Sequence[Command], *, json_output: bool = False) -> str:
+    def _run(
+        self, commands: Sequence[Command], *, json_output: bool = False, read_only: bool = False
+    ) -> str:
         """Run one invocation; its stdout, or BackendError with ovn-nbctl's stderr.
 
         Through the daemon when there is one; directly otherwise, unless the
         argv would be too large for the kernel: then through a private daemon
-        started now (see the module docstring).
+        started now (see the module docstring). ``read_only`` commands share
+        one kept connection to a daemon.
         """
         if self.daemon_socket:
-            return self._run_in_daemon(self.daemon_socket, commands, json_output=json_output)
+            return self._run_in_daemon(
+                self.daemon_socket, commands, json_output=json_output, read_only=read_only
+            )
         argv = self._argv(commands, json_output=json_output)
         env = self._env()
         if not _fits_argv(argv, env):
@@ -993,7 +1052,12 @@ class NbctlBackend:
         return os.path.basename(self.nbctl) or "ovn-nbctl"
 
     def _run_in_daemon(
-        self, socket_path: str, commands: Sequence[Command], *, json_output: bool
+        self,
+        socket_path: str,
+        commands: Sequence[Command],
+        *,
+        json_output: bool,
+        read_only: bool = False,
     ) -> str:
         """One invocation as the daemon's unixctl ``run`` request; its output.
 
@@ -1021,21 +1085,16 @@ class NbctlBackend:
         stage = "connecting"
         reply: Any = None
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(self.timeout)
-                try:
-                    _connect_unix(sock, path)
-                except OSError as exc:
-                    raise BackendError(
-                        f"ovn-nbctl failed (1): {prog}: {socket_path}: could not connect to "
-                        f"{prog} daemon ({os.strerror(exc.errno) if exc.errno else exc}); "
-                        "unset OVN_NB_DAEMON to avoid using daemon"
-                    ) from None
-                stage = "sending the request"
-                sock.settimeout(max(0.001, deadline - time.monotonic()))
-                sock.sendall(request)
-                stage = "waiting for the reply"
-                reply = self._recv_reply(sock, deadline)
+            if read_only:
+                reply = self._read_request(socket_path, path, request, deadline)
+            else:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    self._connect(sock, socket_path, path)
+                    stage = "sending the request"
+                    sock.settimeout(max(0.001, deadline - time.monotonic()))
+                    sock.sendall(request)
+                    stage = "waiting for the reply"
+                    reply = self._recv_reply(sock, deadline)
         except TimeoutError:
             raise BackendError(
                 f"the ovn-nbctl daemon at {socket_path} gave no answer within "
@@ -1057,6 +1116,54 @@ class NbctlBackend:
         if not isinstance(result, str):
             raise BackendError(f"unexpected reply from the ovn-nbctl daemon: {str(reply)[:200]!r}")
         return result
+
+    def _connect(self, sock: socket.socket, socket_path: str, path: str) -> None:
+        sock.settimeout(self.timeout)
+        try:
+            _connect_unix(sock, path)
+        except OSError as exc:
+            prog = self._program()
+            raise BackendError(
+                f"ovn-nbctl failed (1): {prog}: {socket_path}: could not connect to "
+                f"{prog} daemon ({os.strerror(exc.errno) if exc.errno else exc}); "
+                "unset OVN_NB_DAEMON to avoid using daemon"
+            ) from None
+
+    def _read_request(self, socket_path: str, path: str, request: bytes, deadline: float) -> Any:
+        """Send a read-only request on the connection kept for reads; its reply.
+
+        A request's reads are many small ones: one connection for all of them
+        saves a connect per read. A read is safe to repeat, so a connection the
+        daemon closed in between is replaced once.
+        """
+        for attempt in (0, 1):
+            sock = self._read_sock
+            if sock is None or self._read_sock_path != socket_path:
+                self._close_read_sock()
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    self._connect(sock, socket_path, path)
+                except BaseException:
+                    sock.close()
+                    raise
+                self._read_sock, self._read_sock_path = sock, socket_path
+            try:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                sock.sendall(request)
+                return self._recv_reply(sock, deadline)
+            except TimeoutError:
+                self._close_read_sock()
+                raise
+            except OSError:
+                self._close_read_sock()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _close_read_sock(self) -> None:
+        sock, self._read_sock = self._read_sock, None
+        if sock is not None:
+            sock.close()
 
     @staticmethod
     def _recv_reply(sock: socket.socket, deadline: float) -> Any:
@@ -1172,7 +1279,7 @@ class NbctlBackend:
                 holder_keys.append((table, u))
         if not cmds:
             return
-        parsed = _parse_tables(self._run(cmds, json_output=True), tables)
+        parsed = _parse_tables(self._run(cmds, json_output=True, read_only=True), tables)
         rows: dict[str, dict[str, dict[str, Any]]] = {}
         found: list[dict[str, dict[str, Any]]] = []
         for table, got in parsed:
