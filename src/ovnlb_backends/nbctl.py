@@ -319,7 +319,7 @@ def _light_columns(table: str) -> list[str]:
 
 
 class _LazyRow(Mapping[str, Any]):
-    """A row read without its heavy columns; they are fetched on first access."""
+    """A row read without some columns (heavy ones); they are fetched on first access."""
 
     def __init__(self, reader: NbctlReader, table: str, uuid: str, known: dict[str, Any]) -> None:
         self._reader = reader
@@ -331,7 +331,8 @@ class _LazyRow(Mapping[str, Any]):
         if column not in self._known:
             if column not in SCHEMA[self._table]:
                 raise KeyError(column)
-            self._known.update(self._reader._heavy_columns(self._table, self._uuid))
+            missing = [c for c in SCHEMA[self._table] if c not in self._known]
+            self._known.update(self._reader._columns(self._table, self._uuid, missing))
         return self._known[column]
 
     def __iter__(self) -> Iterator[str]:
@@ -451,8 +452,9 @@ class NbctlReader:
             self._memo[key] = sorted(rows.items())
         return results[len(keys) :]
 
-    def _heavy_columns(self, table: str, uuid: str) -> dict[str, Any]:
-        cols = ",".join(["_uuid", *_HEAVY[table]])
+    def _columns(self, table: str, uuid: str, columns: Sequence[str]) -> dict[str, Any]:
+        """``columns`` of one row (defaults if it is gone)."""
+        cols = ",".join(["_uuid", *columns])
         out = self._backend._run(
             [["--if-exists", f"--columns={cols}", "list", table, uuid]],
             json_output=True,
@@ -460,7 +462,29 @@ class NbctlReader:
         )
         ((_t, rows),) = _parse_tables(out, [table])
         row = rows.get(uuid)
-        return row if row is not None else {c: SCHEMA[table][c].default() for c in _HEAVY[table]}
+        return row if row is not None else {c: SCHEMA[table][c].default() for c in columns}
+
+    def _uuids(self, table: str, condition: str) -> list[str]:
+        """UUIDs of the rows of ``table`` matching ``condition`` (sorted; answer kept)."""
+        key = ("uuids", table, condition)
+        found = self._memo.get(key)
+        if found is None:
+            out = self._backend._run(
+                [["--columns=_uuid", "find", table, condition]], json_output=True, read_only=True
+            )
+            ((_t, rows),) = _parse_tables(out, [table])
+            found = self._memo[key] = sorted(rows)
+        return list(found)
+
+    def _list_rows(self, table: str, uuids: Sequence[str]) -> list[tuple[str, Row]]:
+        """Rows by UUID (those not read yet in one ``list``), sorted by UUID."""
+        cache = self._rows[table]
+        wanted = [u for u in uuids if u not in cache]
+        if wanted:
+            self._query([(table, _list_cmd(table, wanted, if_exists=True))])
+            for u in wanted:
+                cache.setdefault(u, None)
+        return [(u, r) for u in sorted(uuids) if (r := cache.get(u)) is not None]
 
     def _whole(self, table: str) -> dict[str, Row]:
         rows = self._tables.get(table)
@@ -486,10 +510,13 @@ class NbctlReader:
         if table not in NAMED_TABLES:
             return []
         cond = f"name={quote_string(name, f'{table}.name')}"
-        if table == "Logical_Switch":
+        key = ("uuids", "Logical_Switch_Port", _ROUTER_TYPE)
+        if table == "Logical_Switch" and key not in self._memo:
             # A request that looks at a network asks next for its router ports:
-            # the router-type ports (of every network: few) come along.
-            self._find_many([(table, [cond]), ("Logical_Switch_Port", [_ROUTER_TYPE])])
+            # the UUIDs of the router-type ports (of every network) come along.
+            extra = [("Logical_Switch_Port", ["--columns=_uuid", "find", *key[1:]])]
+            (router_ports,) = self._find_many([(table, [cond])], extra)
+            self._memo[key] = sorted(router_ports)
         found = self._find(table, cond)
         if table == _LB and found:
             self._prefetch_lbs(found)
@@ -558,18 +585,18 @@ class NbctlReader:
     def switch_ports_of_type(self, ls_uuid: str, port_type: str) -> list[tuple[str, Row]]:
         """Ports of switch ``ls_uuid`` whose ``type`` is ``port_type``, by UUID.
 
-        Two reads: the ports of that type (of every switch: router ports are
-        few), then, in one invocation, which of them the switch holds.
+        The UUIDs of the ports of that type (of every switch: router ports are
+        few next to VM ports), which of them the switch holds, then their rows.
         """
         key = ("ports_of_type", ls_uuid, port_type)
         found = self._memo.get(key)
         if found is None:
             cond = f"type={quote_string(port_type, 'type')}"
-            candidates = self._find("Logical_Switch_Port", cond)
-            found = self._memo[key] = self._on_switch(ls_uuid, candidates)
+            held = self._on_switch(ls_uuid, self._uuids("Logical_Switch_Port", cond))
+            found = self._memo[key] = self._list_rows("Logical_Switch_Port", held)
         return list(found)
 
-    def _on_switch(self, ls_uuid: str, candidates: list[tuple[str, Row]]) -> list[tuple[str, Row]]:
+    def _on_switch(self, ls_uuid: str, candidates: list[str]) -> list[str]:
         try:
             ls = str(uuidlib.UUID(ls_uuid))
         except (ValueError, TypeError, AttributeError):
@@ -581,22 +608,12 @@ class NbctlReader:
             # costs less than a check per candidate.
             ls_row = self.row("Logical_Switch", ls)
             held_ports = set(ls_row["ports"]) if ls_row is not None else set()
-            return [c for c in candidates if c[0] in held_ports]
+            return [c for c in candidates if c in held_ports]
         checks: list[tuple[str, Command]] = [
             ("Logical_Switch", ["--columns=_uuid", "find", "Logical_Switch", f"ports{{>=}}{u}"])
-            for u, _r in candidates
+            for u in candidates
         ]
-        # The router ports the candidates name come along (what routers_of_subnet
-        # reads next).
-        lrps = sorted(
-            {
-                str(r.get("options", {}).get("router-port"))
-                for _u, r in candidates
-                if r.get("options", {}).get("router-port")
-            }
-        )
-        finds = [("Logical_Router_Port", [f"name={quote_string(n, 'router-port')}"]) for n in lrps]
-        held = self._find_many(finds, checks)
+        held = self._find_many([], checks)
         return [c for c, rows in zip(candidates, held, strict=True) if ls in rows]
 
     def switch_ports_with_address(self, ls_uuid: str, address: str) -> list[tuple[str, Row]]:
@@ -634,11 +651,17 @@ class NbctlReader:
 
     def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
         """``Load_Balancer`` rows whose external_ids has one of ``keys``, by UUID (``find``)."""
-        found: dict[str, Row] = {}
         where = "Load_Balancer.external_ids"
+        commands: list[tuple[str, Command]] = []
         for key in keys:
             cond = f"external_ids:{quote_string(key, where)}!={quote_string(_NO_SUCH_VALUE)}"
-            found.update(self._find(_LB, cond))
+            # Names only (a pool's row can be megabytes): the rest when read.
+            commands.append((_LB, ["--columns=_uuid,name", "find", _LB, cond]))
+        found: dict[str, Row] = {}
+        for rows in self._query(commands, rows_upto=0):
+            for u, r in rows.items():
+                cached = self._rows[_LB].get(u)
+                found[u] = cached if cached is not None else _LazyRow(self, _LB, u, dict(r))
         return sorted(found.items())
 
     def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
