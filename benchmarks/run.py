@@ -1211,6 +1211,18 @@ WHAT_WAS_DONE = [
 
 
 KNOWN_LIMITS = [
+    "- `member_batch_update` of 10k members (from empty, or a 1% change): the cost is "
+    "per-member Python work that no index removes: turning Octavia's 10k member dicts "
+    "into validated `Member`s (`octavia.Member.from_dict`, address parsing with "
+    "`ipaddress`) and the per-member steps of `requests.member_batch_update` "
+    "(association of each member's switch and routers, entry texts, statuses). The floor "
+    "is one transact of ~1.6 MB; 3x of it would need those passes at C speed (not done "
+    "here: `octavia.py` / `requests.py` are issue #11's change).",
+    "- nbctl (daemon): ovn-nbctl's replica has no indexes, so every `find` is a C scan of "
+    "its table (a few microseconds per row): finding a switch's router ports scans every "
+    "port, finding a pool's load balancer every load balancer. Reads are targeted (only "
+    "the matching rows are printed and parsed, where listing every table made the "
+    "issue's 423 s sync), but the cost still grows with the tables, slowly.",
     "- The floor is measured on a server holding only the load balancer row (no topology): "
     "it is the cost of the write itself. ovnlb's request also reads, parses, plans and "
     "waits for the update of its own write.",
