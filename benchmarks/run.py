@@ -1223,12 +1223,17 @@ KNOWN_LIMITS = [
     "port, finding a pool's load balancer every load balancer. Reads are targeted (only "
     "the matching rows are printed and parsed, where listing every table made the "
     "issue's 423 s sync), but the cost still grows with the tables, slowly.",
+    "- IDL member add at 10k: no topology read remains in the profile (below); what is "
+    "left is the row itself: the request's rebuild of the member statuses "
+    "(`requests` `_RowDraft.finish`, the roll-up's per-member report, spec 5.3), the JSON "
+    "encoding of the ~1.6 MB transaction and the decoding of its update. Those are "
+    "issue #11's code (requests, status) or the ovs library's.",
     "- The floor is measured on a server holding only the load balancer row (no topology): "
     "it is the cost of the write itself. ovnlb's request also reads, parses, plans and "
     "waits for the update of its own write.",
     "- nbctl: a direct-mode invocation (no daemon) is a new process that loads the tables "
     "its commands touch from the server, so only a daemon (`daemon=True` or "
-    "`$OVN_NB_DAEMON`) makes the reads flat; the figures here are daemon mode. Finding a "
+    "`$OVN_NB_DAEMON`) keeps the reads targeted; the figures here are daemon mode. Finding a "
     "member's port by address (health monitors, member floating IPs only) has no `find` "
     "form and reads the switch's ports once per request.",
     "- nbctl: a switch's router ports are found among all router-type ports (`find`); with "
