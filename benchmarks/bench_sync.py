@@ -29,6 +29,7 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from ovnlb_backends.idl import IdlBackend
+from ovnlb_backends.nbctl import NbctlBackend
 from ovnlb_backends.sandbox import OvnSandbox
 from ovnlb_backends.sync import run_sync
 from ovnlb_core.rawops import initial_ops
@@ -139,11 +140,19 @@ def octavia_view(n_lbs: int, n_members: int) -> dict[str, Any]:
     }
 
 
-def run(n_lbs: int = 1000, n_members: int = 10) -> dict[str, Any]:
-    """Both syncs against a private ovsdb-server; the figures."""
+def run(n_lbs: int = 1000, n_members: int = 10, kind: str = "idl") -> dict[str, Any]:
+    """Both syncs against a private ovsdb-server; the figures.
+
+    ``kind``: ``idl`` (:class:`IdlBackend`) or ``nbctl`` (:class:`NbctlBackend`
+    through a private ovn-nbctl daemon, started with the connection).
+    """
     lbs, subnets = view_from_api(octavia_view(n_lbs, n_members))
     with tempfile.TemporaryDirectory(prefix="ovnlb-bench-sync-") as tmp, OvnSandbox(tmp) as sb:
-        backend = IdlBackend(sb.nb_remote, timeout=60)
+        backend: Any = (
+            IdlBackend(sb.nb_remote, timeout=60)
+            if kind == "idl"
+            else NbctlBackend(sb.nb_remote, daemon=True, timeout=60)
+        )
         try:
             backend.apply_raw(initial_ops(topology()))
             t0 = time.perf_counter()
@@ -157,6 +166,7 @@ def run(n_lbs: int = 1000, n_members: int = 10) -> dict[str, Any]:
     if not first.ok or not second.ok:
         raise RuntimeError("sync failed: " + str([r.error for r in first.results if r.error][:3]))
     return {
+        "backend": kind,
         "load_balancers": n_lbs,
         "members_per_lb": n_members,
         "nb_load_balancer_rows": rows,
@@ -175,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lbs", type=int, default=1000)
     p.add_argument("--members", type=int, default=10)
+    p.add_argument("--backend", choices=["idl", "nbctl"], default="idl")
     args = p.parse_args(argv)
-    figures = run(args.lbs, args.members)
+    figures = run(args.lbs, args.members, args.backend)
     width = max(map(len, figures))
     for key, value in figures.items():
         print(f"{key:{width}}  {value}")

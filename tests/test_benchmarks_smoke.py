@@ -25,7 +25,7 @@ def test_quick_benchmark_writes_a_report(tmp_path: Path) -> None:
     run = _load()
     out = tmp_path / "RESULTS.md"
     png = tmp_path / "member_add.png"
-    args = ["--quick", "--sizes", "20,40", "--lbs", "15", "--adds", "1"]
+    args = ["--quick", "--sizes", "20,40", "--adds", "1", "--rounds", "2", "--sync-lbs", "4"]
     res = ovn_or_skip(lambda: run.main([*args, "--out", str(out), "--plot", str(png)]))
     text = out.read_text()
     for heading in (
@@ -34,7 +34,10 @@ def test_quick_benchmark_writes_a_report(tmp_path: Path) -> None:
         "## The floor",
         "## One member add",
         "## Member batch update",
-        "## Many load balancers",
+        "## Targets of issue #12",
+        "## First request after connecting",
+        "## Big NB",
+        "## Sync",
         "## Profile",
     ):
         assert heading in text
@@ -44,3 +47,8 @@ def test_quick_benchmark_writes_a_report(tmp_path: Path) -> None:
             assert res["backends"][n][kind]["add"]["txn"] == 1
             assert res["backends"][n][kind]["batch_empty"]["txn"] == 1
         assert res["backends"][n]["idl"]["add"]["records"] == 1
+    # Both NBs of the comparison were measured, per backend; both syncs ended in sync.
+    assert set(res["big"]["kinds"]) == {"idl", "nbctl"}
+    for figures in res["sync"].values():
+        assert figures["second_sync_transactions"] == 0
+        assert figures["second_sync_in_sync"] == 4

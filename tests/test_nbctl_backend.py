@@ -232,7 +232,9 @@ def test_one_plan_is_one_invocation_and_one_transaction(
     runs = backend.invocation_count()
     again = attrs.evolve(desired, lbs={LB: lb_row(health_check=(HC,), options={"k": "v"})})
     commit_desired(backend, LB_NAME, again)
-    assert backend.invocation_count() == runs + 3  # reader(), basis check, write
+    # lb_rowset's two targeted reads (the rows by name; their health checks and
+    # holders), the basis check, the write.
+    assert backend.invocation_count() == runs + 4
     assert nb_server.nb_log_records() == records + 2
     # An empty plan runs nothing at all.
     runs, sent = backend.invocation_count(), backend.transaction_count()
@@ -376,10 +378,12 @@ def test_unreachable_remote_and_missing_binary_are_backend_errors(tmp_path: Path
 
     ovn_or_skip(need_nbctl)
     be = NbctlBackend(f"unix:{tmp_path}/nothing.sock", timeout=2, daemon=False)
+    # reader() reads nothing yet (every lookup is a targeted read): the first lookup fails.
     with pytest.raises(BackendError, match="database connection failed"):
-        be.reader()
+        be.reader().by_name("Load_Balancer", "lb")
+    missing = NbctlBackend("unix:/x", nbctl=str(tmp_path / "no-such-nbctl"), daemon=False)
     with pytest.raises(BackendError, match="cannot run"):
-        NbctlBackend("unix:/x", nbctl=str(tmp_path / "no-such-nbctl"), daemon=False).reader()
+        missing.reader().rows("Load_Balancer").get("0" * 8 + "-0000-4000-8000-" + "0" * 12)
 
 
 # ---------------------------------------------------------------------------
@@ -448,7 +452,7 @@ def test_daemon_mode(nb_server: OvnSandbox, monkeypatch: pytest.MonkeyPatch) -> 
         direct = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=False)
         assert lb_rowset(direct.reader(), 'd"aemon') == desired
         with pytest.raises(BackendError, match="could not connect"):
-            NbctlBackend(nb_server.nb_remote, timeout=10).reader()
+            NbctlBackend(nb_server.nb_remote, timeout=10).reader().by_name("Load_Balancer", "x")
     finally:
         be.close()
     assert not _pid_alive(pid)
@@ -517,7 +521,9 @@ def test_ssl_remote_direct_and_daemon(tmp_path: Path) -> None:
             "ca_cert": client["ca"],
         }
         with pytest.raises(BackendError):  # the server wants a client certificate
-            NbctlBackend(sb.nb_ssl_remote, timeout=3, daemon=False).reader()
+            NbctlBackend(sb.nb_ssl_remote, timeout=3, daemon=False).reader().by_name(
+                "Load_Balancer", "x"
+            )
         direct = NbctlBackend(sb.nb_ssl_remote, timeout=10, daemon=False, **tls)
         attach = Attachment("Logical_Switch", "sw0", LB)
         direct.commit(Plan(lb_inserts=(lb_row(),), attach=(attach,)))

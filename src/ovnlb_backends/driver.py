@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ovnlb_backends.base import Backend, TryAgain
+from ovnlb_backends.base import Backend, Reader, TryAgain
 from ovnlb_core import octavia as oc
 from ovnlb_core import requests as rq
 from ovnlb_core import validate
@@ -24,9 +24,9 @@ from ovnlb_core.errors import RetriesExhausted as RetriesExhausted
 from ovnlb_core.model import LoadBalancerState
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, Plan, diff
-from ovnlb_core.rows import find_lb_of_pool, find_lbs_by_mapping, lb_rowset
+from ovnlb_core.rows import lb_rowset
 from ovnlb_core.status import Payload
-from ovnlb_core.topology import Subnet, Topology, ovn_name
+from ovnlb_core.topology import Subnet, Topology
 from ovnlb_core.translate import RowCache, bracket, translate
 
 RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
@@ -78,41 +78,25 @@ class _RequestTopology(Topology):
             ("hm_source_ip", subnet_id), lambda: Topology.hm_source_ip(self, subnet_id)
         )
 
-    def member_port(self, subnet_id: str, address: str) -> Any:
-        # One pass over the network's ports per request instead of one per member.
-        subnet = self.subnet(subnet_id)
-        if subnet is None:
-            return None
-        ls = ovn_name(subnet.network_id)
-        index: dict[str, Any] = self._cached(
-            ("ports_by_address", ls), lambda: _by_address(self, ls)
-        )
-        return index.get(address)
-
-    def nats_of_port(self, lsp_name: str) -> list[tuple[str, Any]]:
-        index: dict[str, list[tuple[str, Any]]] = self._cached(
-            ("nats_by_port",), lambda: _nats_by_port(self)
-        )
-        return list(index.get(lsp_name, ()))
+    # member_port and nats_of_port are index lookups of the reader (O(rows returned)):
+    # nothing to remember.
 
 
-def _by_address(topo: Topology, ls: str) -> dict[str, Any]:
-    """Address token -> the first port (in the switch's order) that has it, as member_port."""
-    index: dict[str, Any] = {}
-    for lsp in topo._ports(ls):
-        for entry in lsp.get("addresses", ()):
-            for token in entry.split():
-                index.setdefault(token, lsp)
-    return index
+def _lb_of_pool_in(reader: Reader, pool_id: str) -> str | None:
+    """The load balancer whose rows hold ``pool_<id>`` (either admin form), by index."""
+    found = reader.load_balancers_with_external_id((f"pool_{pool_id}", f"pool_{pool_id}:D"))
+    return str(found[0][1].get("name", "")) if found else None
 
 
-def _nats_by_port(topo: Topology) -> dict[str, list[tuple[str, Any]]]:
-    index: dict[str, list[tuple[str, Any]]] = {}
-    for u, r in topo.nb.rows("NAT").items():
-        port = r.get("external_ids", {}).get("neutron:fip_port_id")
-        if port is not None:
-            index.setdefault(port, []).append((u, r))
-    return index
+def _lbs_by_mapping(reader: Reader, key: str, value: str, protocol: str) -> list[str]:
+    """Load balancers with a row whose ``ip_port_mappings[key] == value`` on ``protocol``."""
+    out: list[str] = []
+    for _u, row in reader.load_balancers_with_mapping(key, value):
+        if row.get("protocol") == protocol:
+            name = str(row.get("name", ""))
+            if name not in out:
+                out.append(name)
+    return out
 
 
 @attrs.define
@@ -163,7 +147,7 @@ class OvnLbDriver:
         pool = self.view.pools.get(pool_id)
         if pool and pool.get("loadbalancer_id"):
             return str(pool["loadbalancer_id"])
-        found = find_lb_of_pool(self.backend.reader(), pool_id)
+        found = _lb_of_pool_in(self.backend.reader(), pool_id)
         if found is None:
             raise NotFoundError("pool", pool_id, "no Load_Balancer row holds it")
         return found
@@ -305,7 +289,7 @@ class OvnLbDriver:
             key = bracket(row["ip"])
             value = f"{row['logical_port']}:{bracket(row['src_ip'])}"
             collected: list[Payload] = []
-            for lb_id in find_lbs_by_mapping(self.backend.reader(), key, value, protocol):
+            for lb_id in _lbs_by_mapping(self.backend.reader(), key, value, protocol):
                 holder: list[Payload] = []
 
                 def fn(

@@ -41,6 +41,7 @@ from ovnlb_core.plan import (
     Plan,
 )
 from ovnlb_core.rawops import RawOp, RawOpError, RowDelete, RowInsert, initial_ops, resolve
+from ovnlb_core.topology import INDEXED_EXTERNAL_IDS, ScannedReader, port_keys
 
 __all__ = ["MemoryBackend", "MemoryReader"]
 
@@ -216,6 +217,7 @@ class MemoryReader:
         #: Per table still shared with the backend: the snapshot's version of each
         #: row changed since (None: the row did not exist).
         self._undo: dict[str, dict[str, dict[str, Any] | None]] = {}
+        self._scan: ScannedReader | None = None
 
     def _current(self) -> bool:
         return self._generation == self._backend._generation
@@ -257,6 +259,52 @@ class MemoryReader:
             if len(uuids) <= 1:
                 return [(u, rows[u]) for u in uuids]
         return [(u, r) for u, r in rows.items() if any(k in r["external_ids"] for k in keys)]
+
+    def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value``, sorted by UUID."""
+        rows = self._table("Load_Balancer")
+        if self._current():
+            uuids: Iterable[str] = self._backend._lb_mappings.get((key, value), ())
+        else:
+            uuids = [u for u, r in rows.items() if r["ip_port_mappings"].get(key) == value]
+        return [(u, rows[u]) for u in sorted(uuids)]
+
+    def row(self, table: str, uuid: str) -> Row | None:
+        """Row ``uuid`` of ``table`` in this snapshot, or None."""
+        return self._table(table).get(uuid)
+
+    def _scanned(self) -> ScannedReader:
+        """Scan-built indexes of this snapshot (for a view made stale by a commit)."""
+        if self._scan is None:
+            self._scan = ScannedReader(self)
+        return self._scan
+
+    def _switch_ports(self, key: tuple[str, str, str]) -> list[tuple[str, Row]]:
+        self._backend._refresh_ports()
+        rows = self._table("Logical_Switch_Port")
+        return [(u, rows[u]) for u in sorted(self._backend._ports.get(key, ()))]
+
+    def switch_ports_of_type(self, ls_uuid: str, port_type: str) -> list[tuple[str, Row]]:
+        """Ports of switch ``ls_uuid`` whose ``type`` is ``port_type`` (index), by UUID."""
+        if not self._current():
+            return self._scanned().switch_ports_of_type(ls_uuid, port_type)
+        return self._switch_ports((ls_uuid, "type", port_type))
+
+    def switch_ports_with_address(self, ls_uuid: str, address: str) -> list[tuple[str, Row]]:
+        """Ports of switch ``ls_uuid`` with the token ``address`` in ``addresses`` (index)."""
+        if not self._current():
+            return self._scanned().switch_ports_with_address(ls_uuid, address)
+        return self._switch_ports((ls_uuid, "addr", address))
+
+    def rows_with_external_id(self, table: str, key: str, value: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` with ``external_ids[key] == value`` (index), by UUID."""
+        if (table, key) not in INDEXED_EXTERNAL_IDS:
+            raise KeyError(f"{table} external_ids:{key} is not indexed")
+        if not self._current():
+            return self._scanned().rows_with_external_id(table, key, value)
+        rows = self._table(table)
+        uuids = self._backend._ext_ids[(table, key)].get(value, ())
+        return [(u, rows[u]) for u in sorted(uuids)]
 
     def by_name(self, table: str, name: str) -> list[tuple[str, Row]]:
         """Rows of ``table`` whose ``name`` column equals ``name``, sorted by UUID."""
@@ -481,6 +529,11 @@ class _Txn:
                 rows[uuid] = new
             if table == "Load_Balancer":
                 db._index_pool_keys(uuid, old, new)
+                db._index_mappings(uuid, old, new)
+            elif table == "Logical_Switch_Port":
+                db._dirty_ports.add(uuid)
+            if table in db._ext_tables:
+                db._index_ext_ids(table, uuid, old, new)
             if table in db._names:
                 names = db._names[table]
                 if old is not None:
@@ -490,6 +543,9 @@ class _Txn:
                         del names[old["name"]]
                 if new is not None:
                     names.setdefault(new["name"], set()).add(uuid)
+        # A port joining or leaving a switch changes the switch-port index.
+        for deltas in (self.ref_add, self.ref_del):
+            db._dirty_ports.update(deltas.get(("Logical_Switch", "ports"), {}))
         for key, targets in self.ref_del.items():
             index = db._refs[key]
             for target, referrers in targets.items():
@@ -521,6 +577,20 @@ class MemoryBackend:
         }
         #: ``pool_*`` external_ids key -> the Load_Balancer rows holding it.
         self._lb_pool_keys: dict[str, set[str]] = {}
+        #: ``(key, value)`` of ip_port_mappings -> the Load_Balancer rows holding it.
+        self._lb_mappings: dict[tuple[str, str], set[str]] = {}
+        #: (table, key) of INDEXED_EXTERNAL_IDS -> value -> rows.
+        self._ext_ids: dict[tuple[str, str], dict[str, set[str]]] = {
+            pair: {} for pair in INDEXED_EXTERNAL_IDS
+        }
+        self._ext_tables: dict[str, tuple[str, ...]] = {}
+        for table, key in sorted(INDEXED_EXTERNAL_IDS):
+            self._ext_tables[table] = (*self._ext_tables.get(table, ()), key)
+        #: Switch-port index (``topology.port_keys``) -> ports; each port's keys in it.
+        self._ports: dict[tuple[str, str, str], set[str]] = {}
+        self._port_keys: dict[str, set[tuple[str, str, str]]] = {}
+        #: Ports whose row or switches changed since the switch-port index was refreshed.
+        self._dirty_ports: set[str] = set()
         #: Tables whose dict ``MemoryReader.rows`` handed out (copied on write).
         self._handed_out: set[str] = set()
         #: The readers taken (those alive may share the table dicts).
@@ -544,6 +614,72 @@ class MemoryBackend:
                 del index[key]
         for key in new_keys:
             index.setdefault(key, set()).add(uuid)
+
+    @staticmethod
+    def _bucket(index: dict[Any, set[str]], key: Any, uuid: str, add: bool) -> None:
+        if add:
+            index.setdefault(key, set()).add(uuid)
+            return
+        bucket = index.get(key)
+        if bucket is not None:
+            bucket.discard(uuid)
+            if not bucket:
+                del index[key]
+
+    def _index_mappings(
+        self, uuid: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        before = old["ip_port_mappings"] if old else {}
+        after = new["ip_port_mappings"] if new else {}
+        if before is after or before == after:
+            return
+        for k, v in before.items():
+            if after.get(k) != v:
+                self._bucket(self._lb_mappings, (k, v), uuid, add=False)
+        for k, v in after.items():
+            if before.get(k) != v:
+                self._bucket(self._lb_mappings, (k, v), uuid, add=True)
+
+    def _index_ext_ids(
+        self, table: str, uuid: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+    ) -> None:
+        for key in self._ext_tables[table]:
+            before = old["external_ids"].get(key) if old else None
+            after = new["external_ids"].get(key) if new else None
+            if before == after:
+                continue
+            index = self._ext_ids[(table, key)]
+            if before is not None:
+                self._bucket(index, before, uuid, add=False)
+            if after is not None:
+                self._bucket(index, after, uuid, add=True)
+
+    def _refresh_ports(self) -> None:
+        """Bring the switch-port index up to date for the ports changed since last time.
+
+        Done when a reader asks, so a commit pays nothing for it and a load
+        of many ports costs one pass.
+        """
+        if not self._dirty_ports:
+            return
+        lsps = self._tables["Logical_Switch_Port"]
+        holders = self._refs[("Logical_Switch", "ports")]
+        for lsp in self._dirty_ports:
+            row = lsps.get(lsp)
+            keys: set[tuple[str, str, str]] = set()
+            if row is not None:
+                for ls in holders.get(lsp, ()):
+                    keys |= port_keys(ls, row)
+            old = self._port_keys.get(lsp, set())
+            for key in old - keys:
+                self._bucket(self._ports, key, lsp, add=False)
+            for key in keys - old:
+                self._bucket(self._ports, key, lsp, add=True)
+            if keys:
+                self._port_keys[lsp] = keys
+            else:
+                self._port_keys.pop(lsp, None)
+        self._dirty_ports.clear()
 
     @classmethod
     def from_nb_initial(

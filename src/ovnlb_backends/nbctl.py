@@ -68,9 +68,12 @@ What this backend cannot guarantee (unlike :class:`~ovnlb_backends.idl.IdlBacken
   ``ovn-nbctl`` process, which may lag other clients' writes by the time an
   update takes to arrive.
 
-Reading (:meth:`NbctlBackend.reader`) is one invocation of ``--format=json
-list`` for every table of :data:`ovnlb_core.nb.SCHEMA`: a consistent snapshot
-in the canonical form of :mod:`ovnlb_core.nb`.
+Reading (:meth:`NbctlBackend.reader`): every lookup a request makes is a
+targeted read (``find`` by name, by referenced row, by ``external_ids``
+value, by port type; ``list`` of given UUIDs), in the canonical form of
+:mod:`ovnlb_core.nb`; only iterating ``rows(table)`` lists a whole table.
+Through a daemon, whose replica is already loaded, a request's reads then
+cost the rows they return, however many load balancers and ports NB holds.
 
 Daemon mode: ``daemon=True`` starts ``ovn-nbctl --detach`` in a private
 temporary folder (stopped by :meth:`NbctlBackend.close`); with ``daemon=None``
@@ -133,7 +136,7 @@ import subprocess
 import tempfile
 import time
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -150,6 +153,7 @@ from ovnlb_core.plan import (
     NatColumns,
     Plan,
 )
+from ovnlb_core.topology import INDEXED_EXTERNAL_IDS
 
 __all__ = ["NbctlBackend", "NbctlReader", "quote_string"]
 
@@ -294,50 +298,378 @@ def _list_cmd(table: str, records: Sequence[str] = (), *, if_exists: bool = Fals
     return [*(["--if-exists"] if if_exists else []), f"--columns={cols}", "list", table, *records]
 
 
-class NbctlReader:
-    """NB rows read by one ``ovn-nbctl`` invocation (an :class:`~ovnlb_core.nb.NbReader`).
+#: Columns that can hold thousands of references (a network's ports, the load
+#: balancers of a busy switch): targeted reads leave them out and fetch them only
+#: when a row's value is looked at (:class:`_LazyRow`).
+_HEAVY: Final[dict[str, tuple[str, ...]]] = {
+    "Logical_Switch": ("ports", "load_balancer"),
+    "Logical_Router": ("nat", "load_balancer"),
+}
+#: A value no ``external_ids`` entry ovnlb looks for holds: ``key!=`` it selects the
+#: rows that have the key (ovn-nbctl leaves out rows without it).
+_NO_SUCH_VALUE: Final = "ovnlb:no-such-value"
+_ROUTER_TYPE: Final = 'type="router"'
+#: Up to this many candidate ports are checked one by one for being on a switch.
+_MAX_CHECKS: Final = 32
 
-    Rows are shared: treat them as read-only. ``by_name`` and ``referrers``
-    use indexes built on first use.
+
+def _light_columns(table: str) -> list[str]:
+    heavy = _HEAVY.get(table, ())
+    return [c for c in SCHEMA[table] if c not in heavy]
+
+
+class _LazyRow(Mapping[str, Any]):
+    """A row read without some columns (heavy ones); they are fetched on first access."""
+
+    def __init__(self, reader: NbctlReader, table: str, uuid: str, known: dict[str, Any]) -> None:
+        self._reader = reader
+        self._table = table
+        self._uuid = uuid
+        self._known = known
+
+    def __getitem__(self, column: str) -> Any:
+        if column not in self._known:
+            if column not in SCHEMA[self._table]:
+                raise KeyError(column)
+            missing = [c for c in SCHEMA[self._table] if c not in self._known]
+            self._known.update(self._reader._columns(self._table, self._uuid, missing))
+        return self._known[column]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SCHEMA[self._table])
+
+    def __len__(self) -> int:
+        return len(SCHEMA[self._table])
+
+    def __repr__(self) -> str:
+        return f"_LazyRow({self._table}, {self._uuid}, {self._known!r})"
+
+
+class _LazyTable(Mapping[str, Row]):
+    """``rows(table)`` of an :class:`NbctlReader`: single rows by UUID are fetched one
+    by one (``list TABLE UUID``); iterating lists the whole table once."""
+
+    def __init__(self, reader: NbctlReader, table: str) -> None:
+        self._reader = reader
+        self._table = table
+
+    def __getitem__(self, uuid: str) -> Row:
+        row = self._reader.row(self._table, uuid)
+        if row is None:
+            raise KeyError(uuid)
+        return row
+
+    def __contains__(self, uuid: object) -> bool:
+        return isinstance(uuid, str) and self._reader.row(self._table, uuid) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reader._whole(self._table))
+
+    def __len__(self) -> int:
+        return len(self._reader._whole(self._table))
+
+
+class NbctlReader:
+    """NB rows read through ovn-nbctl, each question a targeted read.
+
+    Implements :class:`~ovnlb_backends.base.Reader`: a lookup is a ``find``
+    (by name, by referenced row, by ``external_ids`` value, by port type) or
+    a ``list`` of the UUIDs wanted, so its cost follows the rows it returns,
+    not the size of the tables (through a daemon, which keeps its replica;
+    a direct invocation still loads the tables it touches from the server).
+    Answers are kept for the reader's life: take a new reader to see later
+    changes. Only iterating ``rows(table)`` lists a whole table. The reads
+    are separate invocations, so unlike one ``list`` of every table they
+    are not one snapshot: commits check their basis again (see
+    :meth:`NbctlBackend.commit`). Rows are shared: treat them as read-only.
     """
 
-    def __init__(self, tables: Mapping[str, dict[str, dict[str, Any]]]) -> None:
-        self._tables = {t: dict(tables.get(t, {})) for t in SCHEMA}
-        self._names: dict[str, dict[str, list[str]]] = {}
-        self._refs: dict[tuple[str, str], dict[str, list[str]]] = {}
+    def __init__(self, backend: NbctlBackend) -> None:
+        self._backend = backend
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._rows: dict[str, dict[str, Row | None]] = {t: {} for t in SCHEMA}
+        self._tables: dict[str, dict[str, Row]] = {}
+
+    # -- reading -------------------------------------------------------------------
+
+    def _query(
+        self, commands: Sequence[tuple[str, Command]], rows_upto: int | None = None
+    ) -> list[dict[str, Row]]:
+        """Run read commands in one invocation; per command, its rows (uuid -> row).
+
+        The rows of the first ``rows_upto`` commands (all by default) are this
+        reader's rows of their table; later commands' (a few columns, for a
+        check) are returned as printed.
+        """
+        if not commands:
+            return []
+        out = self._backend._run([c for _t, c in commands], json_output=True, read_only=True)
+        parsed = _parse_tables(out, [t for t, _c in commands])
+        result: list[dict[str, Row]] = []
+        for i, (table, rows) in enumerate(parsed):
+            if rows_upto is not None and i >= rows_upto:
+                result.append(dict(rows))
+                continue
+            heavy = _HEAVY.get(table)
+            got: dict[str, Row] = {}
+            for u, r in rows.items():
+                row: Row = r
+                if heavy and any(c not in r for c in heavy):
+                    row = _LazyRow(self, table, u, r)
+                cached = self._rows[table].get(u)
+                # One object per row for the reader's life: answers stay consistent.
+                got[u] = cached if cached is not None else row
+                self._rows[table][u] = got[u]
+            result.append(got)
+        return result
+
+    def _find(self, table: str, *conditions: str) -> list[tuple[str, Row]]:
+        key = ("find", table, *conditions)
+        if key not in self._memo:
+            self._find_many([(table, conditions)])
+        return list(self._memo[key])
+
+    def _find_many(
+        self,
+        finds: Sequence[tuple[str, Sequence[str]]],
+        extra: Sequence[tuple[str, Command]] = (),
+    ) -> list[dict[str, Any]]:
+        """The finds not answered yet, in one invocation (answers kept), with the
+        ``extra`` commands whose results are returned (``--columns`` of one's own)."""
+        commands: list[tuple[str, Command]] = []
+        keys: list[tuple[Any, ...]] = []
+        for table, conditions in finds:
+            key = ("find", table, *conditions)
+            if key in self._memo or key in keys:
+                continue
+            cols = ",".join(["_uuid", *_light_columns(table)])
+            commands.append((table, [f"--columns={cols}", "find", table, *conditions]))
+            keys.append(key)
+        if not commands and not extra:
+            return []
+        results = self._query([*commands, *extra], rows_upto=len(commands))
+        for key, rows in zip(keys, results, strict=False):
+            self._memo[key] = sorted(rows.items())
+        return results[len(keys) :]
+
+    def _columns(self, table: str, uuid: str, columns: Sequence[str]) -> dict[str, Any]:
+        """``columns`` of one row (defaults if it is gone)."""
+        cols = ",".join(["_uuid", *columns])
+        out = self._backend._run(
+            [["--if-exists", f"--columns={cols}", "list", table, uuid]],
+            json_output=True,
+            read_only=True,
+        )
+        ((_t, rows),) = _parse_tables(out, [table])
+        row = rows.get(uuid)
+        return row if row is not None else {c: SCHEMA[table][c].default() for c in columns}
+
+    def _uuids(self, table: str, condition: str) -> list[str]:
+        """UUIDs of the rows of ``table`` matching ``condition`` (sorted; answer kept)."""
+        key = ("uuids", table, condition)
+        found = self._memo.get(key)
+        if found is None:
+            out = self._backend._run(
+                [["--columns=_uuid", "find", table, condition]], json_output=True, read_only=True
+            )
+            ((_t, rows),) = _parse_tables(out, [table])
+            found = self._memo[key] = sorted(rows)
+        return list(found)
+
+    def _list_rows(self, table: str, uuids: Sequence[str]) -> list[tuple[str, Row]]:
+        """Rows by UUID (those not read yet in one ``list``), sorted by UUID."""
+        cache = self._rows[table]
+        wanted = [u for u in uuids if u not in cache]
+        if wanted:
+            self._query([(table, _list_cmd(table, wanted, if_exists=True))])
+            for u in wanted:
+                cache.setdefault(u, None)
+        return [(u, r) for u in sorted(uuids) if (r := cache.get(u)) is not None]
+
+    def _whole(self, table: str) -> dict[str, Row]:
+        rows = self._tables.get(table)
+        if rows is None:
+            out = self._backend._run([_list_cmd(table)], json_output=True, read_only=True)
+            ((_t, listed),) = _parse_tables(out, [table])
+            rows = self._tables[table] = dict(listed)
+            self._rows[table].update(listed)
+        return rows
+
+    # -- NbReader --------------------------------------------------------------------
 
     def rows(self, table: str) -> Mapping[str, Row]:
-        """All rows of ``table``, keyed by UUID (read-only)."""
-        return MappingProxyType(self._tables.get(table, {}))
+        """All rows of ``table`` keyed by UUID: fetched per UUID, listed whole when iterated."""
+        if table not in SCHEMA:
+            return {}
+        if table in self._tables:
+            return MappingProxyType(self._tables[table])
+        return _LazyTable(self, table)
 
     def by_name(self, table: str, name: str) -> list[tuple[str, Row]]:
-        """Rows of ``table`` whose ``name`` column equals ``name``, sorted by UUID."""
+        """Rows of ``table`` whose ``name`` column equals ``name``, sorted by UUID (``find``)."""
         if table not in NAMED_TABLES:
             return []
-        index = self._names.get(table)
-        if index is None:
-            index = {}
-            for u in sorted(self._tables[table]):
-                index.setdefault(self._tables[table][u]["name"], []).append(u)
-            self._names[table] = index
-        rows = self._tables[table]
-        return [(u, rows[u]) for u in index.get(name, ())]
+        cond = f"name={quote_string(name, f'{table}.name')}"
+        key = ("uuids", "Logical_Switch_Port", _ROUTER_TYPE)
+        if table == "Logical_Switch" and key not in self._memo:
+            # A request that looks at a network asks next for its router ports:
+            # the UUIDs of the router-type ports (of every network) come along.
+            extra = [("Logical_Switch_Port", ["--columns=_uuid", "find", *key[1:]])]
+            (router_ports,) = self._find_many([(table, [cond])], extra)
+            self._memo[key] = sorted(router_ports)
+        found = self._find(table, cond)
+        if table == _LB and found:
+            self._prefetch_lbs(found)
+        return found
+
+    def _prefetch_lbs(self, lbs: list[tuple[str, Row]]) -> None:
+        """The health checks and holders of load balancer rows, in one invocation.
+
+        What :func:`~ovnlb_core.rows.lb_rowset` reads after finding the rows
+        by name: two invocations for a load balancer instead of four or more.
+        """
+        commands: list[tuple[str, Command]] = []
+        keys: list[tuple[Any, ...] | None] = []
+        for u, row in lbs:
+            for table in ("Logical_Switch", "Logical_Router"):
+                cond = f"load_balancer{{>=}}{u}"
+                key = ("find", table, cond)
+                if key not in self._memo:
+                    cols = ",".join(["_uuid", *_light_columns(table)])
+                    commands.append((table, [f"--columns={cols}", "find", table, cond]))
+                    keys.append(key)
+            hcs = [h for h in row.get("health_check", ()) if h not in self._rows[_HC]]
+            if hcs:
+                commands.append((_HC, _list_cmd(_HC, hcs, if_exists=True)))
+                keys.append(None)
+                for h in hcs:
+                    self._rows[_HC].setdefault(h, None)
+        for memo_key, rows in zip(keys, self._query(commands), strict=True):
+            if memo_key is not None:
+                self._memo[memo_key] = sorted(rows.items())
+
+    # -- Reader lookups ----------------------------------------------------------------
+
+    def row(self, table: str, uuid: str) -> Row | None:
+        """Row ``uuid`` of ``table``, or None (``list TABLE UUID``)."""
+        if table not in SCHEMA:
+            return None
+        cache = self._rows[table]
+        if uuid in cache:
+            return cache[uuid]
+        if table in self._tables:
+            return self._tables[table].get(uuid)
+        try:
+            canonical = str(uuidlib.UUID(uuid))
+        except (ValueError, TypeError, AttributeError):
+            return None
+        if canonical != uuid:
+            return None
+        cols = ",".join(["_uuid", *_light_columns(table)])
+        (rows,) = self._query([(table, ["--if-exists", f"--columns={cols}", "list", table, uuid])])
+        found = rows.get(uuid)
+        cache[uuid] = found
+        return found
 
     def referrers(self, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
         """Rows of ``table`` whose reference column ``column`` holds ``uuid``, sorted by UUID."""
         spec = SCHEMA.get(table, {}).get(column)
         if spec is None or spec.ref_table is None:
             raise KeyError(f"{table}.{column} is not a reference column")
-        index = self._refs.get((table, column))
+        try:
+            target = str(uuidlib.UUID(uuid))
+        except (ValueError, TypeError, AttributeError):
+            return []
+        return self._find(table, f"{column}{{>=}}{target}")
+
+    def switch_ports_of_type(self, ls_uuid: str, port_type: str) -> list[tuple[str, Row]]:
+        """Ports of switch ``ls_uuid`` whose ``type`` is ``port_type``, by UUID.
+
+        The UUIDs of the ports of that type (of every switch: router ports are
+        few next to VM ports), which of them the switch holds, then their rows.
+        """
+        key = ("ports_of_type", ls_uuid, port_type)
+        found = self._memo.get(key)
+        if found is None:
+            cond = f"type={quote_string(port_type, 'type')}"
+            held = self._on_switch(ls_uuid, self._uuids("Logical_Switch_Port", cond))
+            found = self._memo[key] = self._list_rows("Logical_Switch_Port", held)
+        return list(found)
+
+    def _on_switch(self, ls_uuid: str, candidates: list[str]) -> list[str]:
+        try:
+            ls = str(uuidlib.UUID(ls_uuid))
+        except (ValueError, TypeError, AttributeError):
+            return []
+        if not candidates:
+            return []
+        if len(candidates) > _MAX_CHECKS:
+            # Many networks with router ports: one read of the switch's port set
+            # costs less than a check per candidate.
+            ls_row = self.row("Logical_Switch", ls)
+            held_ports = set(ls_row["ports"]) if ls_row is not None else set()
+            return [c for c in candidates if c in held_ports]
+        checks: list[tuple[str, Command]] = [
+            ("Logical_Switch", ["--columns=_uuid", "find", "Logical_Switch", f"ports{{>=}}{u}"])
+            for u in candidates
+        ]
+        held = self._find_many([], checks)
+        return [c for c, rows in zip(candidates, held, strict=True) if ls in rows]
+
+    def switch_ports_with_address(self, ls_uuid: str, address: str) -> list[tuple[str, Row]]:
+        """Ports of switch ``ls_uuid`` with the token ``address`` in ``addresses``, by UUID.
+
+        ovn-nbctl cannot select on a token of a set element: the first call
+        per switch reads the switch's ports (one ``list``) and indexes them.
+        """
+        key = ("addresses", ls_uuid)
+        index: dict[str, list[str]] | None = self._memo.get(key)
         if index is None:
             index = {}
-            for u in sorted(self._tables[table]):
-                value = self._tables[table][u][column]
-                for target in value if spec.kind == "set" else (value,) if value else ():
-                    index.setdefault(target, []).append(u)
-            self._refs[(table, column)] = index
-        rows = self._tables[table]
-        return [(u, rows[u]) for u in index.get(uuid, ())]
+            ls = self.row("Logical_Switch", ls_uuid)
+            ports = sorted(ls["ports"]) if ls is not None else []
+            if ports:
+                cols = ",".join(["_uuid", *SCHEMA["Logical_Switch_Port"]])
+                cmd = ["--if-exists", f"--columns={cols}", "list", "Logical_Switch_Port", *ports]
+                (rows,) = self._query([("Logical_Switch_Port", cmd)])
+                for u in sorted(rows):
+                    for entry in rows[u].get("addresses", ()):
+                        for token in str(entry).split():
+                            index.setdefault(token, []).append(u)
+            self._memo[key] = index
+        lsps = self._rows["Logical_Switch_Port"]
+        return [(u, r) for u in sorted(set(index.get(address, ()))) if (r := lsps.get(u))]
+
+    def rows_with_external_id(self, table: str, key: str, value: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` with ``external_ids[key] == value``, by UUID (``find``)."""
+        if (table, key) not in INDEXED_EXTERNAL_IDS:
+            raise KeyError(f"{table} external_ids:{key} is not indexed")
+        where = f"{table}.external_ids"
+        return self._find(
+            table, f"external_ids:{quote_string(key, where)}={quote_string(value, where)}"
+        )
+
+    def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows whose external_ids has one of ``keys``, by UUID (``find``)."""
+        where = "Load_Balancer.external_ids"
+        commands: list[tuple[str, Command]] = []
+        for key in keys:
+            cond = f"external_ids:{quote_string(key, where)}!={quote_string(_NO_SUCH_VALUE)}"
+            # Names only (a pool's row can be megabytes): the rest when read.
+            commands.append((_LB, ["--columns=_uuid,name", "find", _LB, cond]))
+        found: dict[str, Row] = {}
+        for rows in self._query(commands, rows_upto=0):
+            for u, r in rows.items():
+                cached = self._rows[_LB].get(u)
+                found[u] = cached if cached is not None else _LazyRow(self, _LB, u, dict(r))
+        return sorted(found.items())
+
+    def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value``, by UUID (``find``)."""
+        where = "Load_Balancer.ip_port_mappings"
+        return self._find(
+            _LB, f"ip_port_mappings:{quote_string(key, where)}={quote_string(value, where)}"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -583,6 +915,9 @@ class NbctlBackend:
         # The private daemon of a direct-mode backend, for oversized invocations.
         self._oversize_socket: str | None = None
         self._rpc_id = 0
+        #: The connection kept open to the daemon for read-only requests.
+        self._read_sock: socket.socket | None = None
+        self._read_sock_path: str | None = None
         if daemon is None:
             self.daemon_socket = os.environ.get("OVN_NB_DAEMON") or None
         elif daemon:
@@ -658,6 +993,7 @@ class NbctlBackend:
     def close(self) -> None:
         """Stop the daemon this backend started (if any) and remove its folder; idempotent."""
         atexit.unregister(self.close)
+        self._close_read_sock()
         pid, self._daemon_pid = self._daemon_pid, None
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -688,15 +1024,20 @@ class NbctlBackend:
             argv += ["--", *cmd]
         return argv
 
-    def _run(self, commands: Sequence[Command], *, json_output: bool = False) -> str:
+    def _run(
+        self, commands: Sequence[Command], *, json_output: bool = False, read_only: bool = False
+    ) -> str:
         """Run one invocation; its stdout, or BackendError with ovn-nbctl's stderr.
 
         Through the daemon when there is one; directly otherwise, unless the
         argv would be too large for the kernel: then through a private daemon
-        started now (see the module docstring).
+        started now (see the module docstring). ``read_only`` commands share
+        one kept connection to a daemon.
         """
         if self.daemon_socket:
-            return self._run_in_daemon(self.daemon_socket, commands, json_output=json_output)
+            return self._run_in_daemon(
+                self.daemon_socket, commands, json_output=json_output, read_only=read_only
+            )
         argv = self._argv(commands, json_output=json_output)
         env = self._env()
         if not _fits_argv(argv, env):
@@ -734,7 +1075,12 @@ class NbctlBackend:
         return os.path.basename(self.nbctl) or "ovn-nbctl"
 
     def _run_in_daemon(
-        self, socket_path: str, commands: Sequence[Command], *, json_output: bool
+        self,
+        socket_path: str,
+        commands: Sequence[Command],
+        *,
+        json_output: bool,
+        read_only: bool = False,
     ) -> str:
         """One invocation as the daemon's unixctl ``run`` request; its output.
 
@@ -762,21 +1108,16 @@ class NbctlBackend:
         stage = "connecting"
         reply: Any = None
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(self.timeout)
-                try:
-                    _connect_unix(sock, path)
-                except OSError as exc:
-                    raise BackendError(
-                        f"ovn-nbctl failed (1): {prog}: {socket_path}: could not connect to "
-                        f"{prog} daemon ({os.strerror(exc.errno) if exc.errno else exc}); "
-                        "unset OVN_NB_DAEMON to avoid using daemon"
-                    ) from None
-                stage = "sending the request"
-                sock.settimeout(max(0.001, deadline - time.monotonic()))
-                sock.sendall(request)
-                stage = "waiting for the reply"
-                reply = self._recv_reply(sock, deadline)
+            if read_only:
+                reply = self._read_request(socket_path, path, request, deadline)
+            else:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                    self._connect(sock, socket_path, path)
+                    stage = "sending the request"
+                    sock.settimeout(max(0.001, deadline - time.monotonic()))
+                    sock.sendall(request)
+                    stage = "waiting for the reply"
+                    reply = self._recv_reply(sock, deadline)
         except TimeoutError:
             raise BackendError(
                 f"the ovn-nbctl daemon at {socket_path} gave no answer within "
@@ -798,6 +1139,54 @@ class NbctlBackend:
         if not isinstance(result, str):
             raise BackendError(f"unexpected reply from the ovn-nbctl daemon: {str(reply)[:200]!r}")
         return result
+
+    def _connect(self, sock: socket.socket, socket_path: str, path: str) -> None:
+        sock.settimeout(self.timeout)
+        try:
+            _connect_unix(sock, path)
+        except OSError as exc:
+            prog = self._program()
+            raise BackendError(
+                f"ovn-nbctl failed (1): {prog}: {socket_path}: could not connect to "
+                f"{prog} daemon ({os.strerror(exc.errno) if exc.errno else exc}); "
+                "unset OVN_NB_DAEMON to avoid using daemon"
+            ) from None
+
+    def _read_request(self, socket_path: str, path: str, request: bytes, deadline: float) -> Any:
+        """Send a read-only request on the connection kept for reads; its reply.
+
+        A request's reads are many small ones: one connection for all of them
+        saves a connect per read. A read is safe to repeat, so a connection the
+        daemon closed in between is replaced once.
+        """
+        for attempt in (0, 1):
+            sock = self._read_sock
+            if sock is None or self._read_sock_path != socket_path:
+                self._close_read_sock()
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    self._connect(sock, socket_path, path)
+                except BaseException:
+                    sock.close()
+                    raise
+                self._read_sock, self._read_sock_path = sock, socket_path
+            try:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                sock.sendall(request)
+                return self._recv_reply(sock, deadline)
+            except TimeoutError:
+                self._close_read_sock()
+                raise
+            except OSError:
+                self._close_read_sock()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _close_read_sock(self) -> None:
+        sock, self._read_sock = self._read_sock, None
+        if sock is not None:
+            sock.close()
 
     @staticmethod
     def _recv_reply(sock: socket.socket, deadline: float) -> Any:
@@ -831,10 +1220,8 @@ class NbctlBackend:
     # -- Backend protocol --------------------------------------------------------
 
     def reader(self) -> NbctlReader:
-        """A consistent snapshot of the tables of :data:`~ovnlb_core.nb.SCHEMA` (one invocation)."""
-        tables = list(SCHEMA)
-        out = self._run([_list_cmd(t) for t in tables], json_output=True)
-        return NbctlReader(dict(_parse_tables(out, tables)))
+        """A read view whose lookups are targeted reads (see :class:`NbctlReader`)."""
+        return NbctlReader(self)
 
     def transaction_count(self) -> int:
         """Write invocations that succeeded (see the module docstring)."""
@@ -915,7 +1302,7 @@ class NbctlBackend:
                 holder_keys.append((table, u))
         if not cmds:
             return
-        parsed = _parse_tables(self._run(cmds, json_output=True), tables)
+        parsed = _parse_tables(self._run(cmds, json_output=True, read_only=True), tables)
         rows: dict[str, dict[str, dict[str, Any]]] = {}
         found: list[dict[str, dict[str, Any]]] = []
         for table, got in parsed:
