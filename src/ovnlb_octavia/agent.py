@@ -6,7 +6,8 @@ restarts it about a second after it raises). The agent hosts the NB/SB
 ``Service_Monitor`` health, acted on by whichever agent holds the OVSDB lock
 ``ovnlb_watch`` (one actor per cluster however many driver agents run).
 Member statuses go to Octavia through the driver agent's status socket,
-asynchronously and retried.
+asynchronously and retried, as operating statuses only (see
+:func:`operating_only`).
 
 Catch-up (on start, on getting the lock, after a reconnection) does what the
 watcher does, plus what it cannot see from events: a member whose status
@@ -27,6 +28,7 @@ from ovnlb_core import events as ev
 from ovnlb_core.nb import NbReader
 from ovnlb_core.parse import parse
 from ovnlb_core.rows import lb_names, lb_rowset
+from ovnlb_core.status import Payload
 from ovnlb_core.translate import bracket
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,27 @@ def vanished_monitor_events(
     return out
 
 
+def operating_only(payload: Payload) -> Payload:
+    """A health report without provisioning statuses.
+
+    The reference sends ``provisioning_status: ACTIVE`` with every health
+    roll-up; arriving while a request is in flight that sets the load
+    balancer ACTIVE under Octavia's PENDING_UPDATE, which then lets the next
+    request in before the first one finished. Health changes only the
+    operating status.
+    """
+    out: Payload = {}
+    for kind, entries in payload.items():
+        kept = [
+            {k: v for k, v in e.items() if k != "provisioning_status"}
+            for e in entries
+            if "operating_status" in e
+        ]
+        if kept:
+            out[kind] = kept
+    return out
+
+
 class AgentWatcher(Watcher):
     """The watcher with the agent's extra catch-up (see the module docstring)."""
 
@@ -153,7 +176,7 @@ def agent(exit_event: threading.Event) -> None:
         return AgentWatcher(
             config.remote(opts.nb_connection),
             config.remote(opts.sb_connection),
-            on_status=runtime.push,
+            on_status=lambda p: runtime.push(operating_only(p)),
             subnets=NeutronSubnets(network),
             timeout=opts.ovsdb_connection_timeout,
             ssl_key=opts.nb_private_key or sb_key,

@@ -35,6 +35,7 @@ from ovnlb_backends.base import Backend, BackendError
 from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_core import errors
 from ovnlb_core import octavia as oc
+from ovnlb_core import requests as rq
 from ovnlb_core.nb import NbReader
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, Plan
@@ -164,15 +165,9 @@ class OvnLbProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
         except (errors.OvnlbError, BackendError, nt.NeutronError) as e:
             raise octavia_error(e) from e
 
-        def job() -> None:
+        def apply() -> None:
             lb_id: str | None = None
             try:
-                if created is not None and not self._committed(*created):
-                    log.warning(
-                        "%s %s never appeared in Octavia (request rolled back?): not applied",
-                        *created,
-                    )
-                    return
                 backend = rt.backend()
                 lb_id = lb_of(backend)
                 if before is not None:
@@ -185,13 +180,28 @@ class OvnLbProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
                     except Exception:
                         # Port clean-up is best effort: the request itself succeeded.
                         log.exception("clean-up after the request failed")
-                for payload in statuses:
-                    rt.push(payload)
+                # One report per request: Octavia applies members, pools and listeners
+                # before the load balancer, so the LB leaves PENDING_UPDATE last.
+                rt.push(_last_wins(rq.merge_payloads(statuses)))
             except Exception:
                 log.exception("request failed; reporting its objects ERROR")
                 rt.push(on_error(lb_id))
 
-        rt.submit(job)
+        if created is None:
+            rt.submit(apply)
+            return
+
+        def wait_then_apply() -> None:
+            if self._committed(*created):
+                rt.submit(apply)
+            else:
+                log.warning(
+                    "%s %s never appeared in Octavia (request rolled back?): not applied",
+                    *created,
+                )
+
+        # Waiting happens off the NB thread: a rolled-back create must not stall the others.
+        rt.wait_in_background(wait_then_apply)
 
     def _committed(self, kind: str, oid: str) -> bool:
         """Wait until Octavia's database shows ``oid`` (its API transaction committed)."""
@@ -569,6 +579,8 @@ class OvnLbProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
             pool_id,
             data,
             lambda d: d.member_batch_update(pool_id, members),
+            # Octavia lists new members first: the first one exists once it committed.
+            created=("member", str(data[0].get("member_id"))) if data else None,
             adding=True,
         )
 
@@ -622,7 +634,6 @@ class OvnLbProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
 
 def _populated_create(d: OvnLbDriver, lb: oc.LoadBalancer) -> Payload:
     """A fully populated create as one transaction, with one merged report."""
-    from ovnlb_core import requests as rq
 
     def fn(ctx: rq.Context, state: Any) -> rq.Outcome:
         outcomes = [rq.lb_create(ctx, state, lb)]

@@ -90,6 +90,8 @@ class Runtime:
         self._backend: Backend | None = None
         self._sink: StatusSink | None = None
         self._nb = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ovnlb-nb")
+        self._waits = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="ovnlb-wait")
+        self._pending_waits: set[concurrent.futures.Future[None]] = set()
         self._pushes: queue.Queue[Payload | None] = queue.Queue()
         self._idle = threading.Condition()
         self._unpushed = 0
@@ -130,6 +132,25 @@ class Runtime:
 
         return self._nb.submit(guarded)
 
+    def wait_in_background(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` (a wait for Octavia's commit, then :meth:`submit`) off the NB thread."""
+
+        def guarded() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("waiting for Octavia failed")
+
+        future = self._waits.submit(guarded)
+        with self._idle:
+            self._pending_waits.add(future)
+        future.add_done_callback(self._wait_done)
+
+    def _wait_done(self, future: concurrent.futures.Future[None]) -> None:
+        with self._idle:
+            self._pending_waits.discard(future)
+            self._idle.notify_all()
+
     # -- status thread -----------------------------------------------------------------
 
     def sink(self) -> StatusSink:
@@ -162,6 +183,7 @@ class Runtime:
         delay = 0.05
         for attempt in range(1, self.push_attempts + 1):
             try:
+                log.debug("status report: %s", payload)
                 self.sink().update_loadbalancer_status(payload)
                 self.pushed += 1
                 return
@@ -178,6 +200,12 @@ class Runtime:
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every queued request ran and every report was pushed (for tests)."""
         deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending_waits:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
         self._nb.submit(lambda: None).result(timeout)
         with self._idle:
             while self._unpushed:
@@ -189,6 +217,7 @@ class Runtime:
 
     def close(self) -> None:
         """Stop both threads and close the NB connection."""
+        self._waits.shutdown(wait=True, cancel_futures=True)
         self._nb.submit(self.drop_backend)
         self._nb.shutdown(wait=True)
         self._pushes.put(None)

@@ -119,10 +119,13 @@ def _hm(**kw: Any) -> Any:
 
 def _walk_to_member(c: Cloud) -> None:
     _create_lb(c)
+    # Octavia lets the next request in only once the LB left PENDING_UPDATE.
     c.provider.listener_create(_listener())
     c.octavia.commit("listener", LISTENER, loadbalancer_id=LB)
+    c.idle()
     c.provider.pool_create(_pool())
     c.octavia.commit("pool", POOL, loadbalancer_id=LB, listener_id=LISTENER)
+    c.idle()
     c.provider.member_create(_member(c))
     c.octavia.commit("member", MEMBER)
     c.idle()
@@ -400,6 +403,8 @@ def test_member_batch_update_of_100(cloud: Cloud) -> None:
         for n in range(100)
     ]
     c.provider.member_batch_update(POOL, members)
+    for m in members:
+        c.octavia.commit("member", m.member_id)
     c.idle()
     (row,) = c.lb_rows(LB)
     backends = row["vips"]["172.24.4.9:64015"].split(",")
