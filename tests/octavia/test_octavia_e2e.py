@@ -177,7 +177,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     sandbox = start_sandbox(workdir / "ovn", with_northd=True)
     s: Stack | None = None
     try:
-        s = Stack(workdir, sandbox)
+        s = Stack(workdir, sandbox, api_count=2)
         yield s
     finally:
         if s is not None:
@@ -339,3 +339,201 @@ def test_seed_walkthrough_through_the_api(stack: Stack) -> None:
     assert [h for h in s.hcs() if h["external_ids"]["octavia:healthmonitor"] == hm.id] == []
     assert s.neutron.list_ports(name=f"ovn-lb-vip-{lb.id}") == []
     assert s.neutron.list_ports(name=f"ovn-lb-hm-{s.private_subnet}") == []
+
+
+def _lb_with_listener(s: Stack, name: str, port: int) -> tuple[Any, Any]:
+    c = s.conn
+    lb = c.create_load_balancer(
+        name=name,
+        vip_network_id=s.public,
+        vip_subnet_id=s.public_subnet,
+        project_id=PROJECT,
+        provider="ovnlb",
+    )
+    s.settled(lb.id)
+    li = c.create_listener(
+        loadbalancer_id=lb.id, protocol="TCP", protocol_port=port, project_id=PROJECT
+    )
+    s.settled(lb.id)
+    return c.get_load_balancer(lb.id), c.get_listener(li.id)
+
+
+def _refused(call: Callable[[], Any]) -> openstack.exceptions.HttpException:
+    with pytest.raises(openstack.exceptions.HttpException) as info:
+        call()
+    return info.value
+
+
+def test_rejections_through_the_api(stack: Stack) -> None:
+    s, c = stack, stack.conn
+    lb, li = _lb_with_listener(s, "rejections", 80)
+    pool = c.create_pool(
+        listener_id=li.id, protocol="TCP", lb_algorithm="SOURCE_IP_PORT", project_id=PROJECT
+    )
+    s.settled(lb.id)
+    rows_before = s.rows(lb.id)
+    cases: list[tuple[str, Callable[[], Any], str]] = [
+        (
+            "HTTP listener",
+            lambda: c.create_listener(
+                loadbalancer_id=lb.id, protocol="HTTP", protocol_port=8080, project_id=PROJECT
+            ),
+            "HTTP",
+        ),
+        (
+            "ROUND_ROBIN",
+            lambda: c.create_pool(
+                loadbalancer_id=lb.id,
+                protocol="TCP",
+                lb_algorithm="ROUND_ROBIN",
+                project_id=PROJECT,
+            ),
+            "ROUND_ROBIN",
+        ),
+        (
+            "SCTP health monitor",
+            lambda: c.create_health_monitor(
+                pool_id=pool.id, type="SCTP", delay=5, timeout=3, max_retries=3
+            ),
+            "SCTP",
+        ),
+        (
+            "allowed_cidrs",
+            lambda: c.create_listener(
+                loadbalancer_id=lb.id,
+                protocol="TCP",
+                protocol_port=8081,
+                allowed_cidrs=["10.0.0.0/8"],
+                project_id=PROJECT,
+            ),
+            "allowed_cidrs",
+        ),
+        (
+            "mixed address families",
+            lambda: c.create_member(
+                pool.id,
+                address="2001:db8::5",
+                protocol_port=80,
+                subnet_id=s.private_subnet,
+                project_id=PROJECT,
+            ),
+            "IP",
+        ),
+    ]
+    for title, call, word in cases:
+        err = _refused(call)
+        assert err.status_code is not None and 400 <= err.status_code <= 501, title
+        assert word in str(err), (title, str(err))
+        # Nothing written, nothing left PENDING.
+        assert s.rows(lb.id) == rows_before, title
+        assert _status(s.lb(lb.id))[0] == "ACTIVE", title
+    assert [x.id for x in c.listeners(loadbalancer_id=lb.id)] == [li.id]
+    assert [x.id for x in c.pools(loadbalancer_id=lb.id)] == [pool.id]
+    assert list(c.health_monitors(pool_id=pool.id)) == []
+    assert list(c.members(pool.id)) == []
+    c.delete_load_balancer(lb.id, cascade=True)
+
+
+def test_nb_down_during_a_request_ends_in_error(stack: Stack) -> None:
+    s, c = stack, stack.conn
+    lb, _li = _lb_with_listener(s, "nb-down", 81)
+    rows_before = s.rows(lb.id)
+    s.sandbox.kill_nb()
+    try:
+        li2 = c.create_listener(
+            loadbalancer_id=lb.id, protocol="UDP", protocol_port=5353, project_id=PROJECT
+        )
+        s.settled(lb.id)
+        assert c.get_listener(li2.id).provisioning_status == "ERROR"
+        assert c.get_load_balancer(lb.id).provisioning_status == "ACTIVE"
+    finally:
+        s.sandbox.restart_nb()
+    s.wait(lambda: _nb_answers(s), message="NB back")
+    # No half rows: the UDP row was never written.
+    assert s.rows(lb.id) == rows_before
+    c.delete_load_balancer(lb.id, cascade=True)
+
+
+def _nb_answers(s: Stack) -> bool:
+    try:
+        s.sandbox.nbctl("--timeout=2", "show")
+        return True
+    except Exception:
+        return False
+
+
+def test_driver_agent_restarted_statuses_are_not_lost(stack: Stack) -> None:
+    s, c = stack, stack.conn
+    lb, li = _lb_with_listener(s, "agent-restart", 82)
+    s.services.stop_agent()
+    try:
+        pool = c.create_pool(
+            listener_id=li.id, protocol="TCP", lb_algorithm="SOURCE_IP_PORT", project_id=PROJECT
+        )
+        time.sleep(2)
+        assert c.get_pool(pool.id).provisioning_status == "PENDING_CREATE"
+    finally:
+        s.services.start_agent()
+    s.settled(lb.id)
+    assert c.get_pool(pool.id).provisioning_status == "ACTIVE"
+    assert s.row(lb.id, "tcp")["external_ids"][f"listener_{li.id}"] == f"82:pool_{pool.id}"
+    c.delete_load_balancer(lb.id, cascade=True)
+
+
+def test_two_api_processes_write_one_pool_concurrently(stack: Stack) -> None:
+    import threading
+
+    s = stack
+    if s.services.apis[1] is None:
+        s.services.start_api(1)
+    lb, li = _lb_with_listener(s, "two-apis", 83)
+    pool = s.conn.create_pool(
+        listener_id=li.id, protocol="TCP", lb_algorithm="SOURCE_IP_PORT", project_id=PROJECT
+    )
+    s.settled(lb.id)
+    errors: list[BaseException] = []
+
+    def writer(api: int, first: int) -> None:
+        conn = s.connect(api)
+        try:
+            for n in range(first, first + 5):
+                deadline = time.monotonic() + 120
+                while True:
+                    try:
+                        conn.create_member(
+                            pool.id,
+                            address=f"10.10.10.{n}",
+                            protocol_port=80,
+                            subnet_id=s.private_subnet,
+                            project_id=PROJECT,
+                        )
+                        break
+                    except openstack.exceptions.ConflictException:
+                        # The LB is PENDING_UPDATE from the other API's request: retry.
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.1)
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=writer, args=(0, 20)),
+        threading.Thread(target=writer, args=(1, 40)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    s.settled(lb.id)
+    members = list(s.conn.members(pool.id))
+    assert sorted(m.address for m in members) == sorted(
+        [f"10.10.10.{n}" for n in range(20, 25)] + [f"10.10.10.{n}" for n in range(40, 45)]
+    )
+    assert {m.provisioning_status for m in members} == {"ACTIVE"}
+    backends = s.row(lb.id, "tcp")["vips"]
+    (value,) = backends.values()
+    assert sorted(value.split(",")) == sorted(
+        [f"10.10.10.{n}:80" for n in range(20, 25)] + [f"10.10.10.{n}:80" for n in range(40, 45)]
+    )
+    s.conn.delete_load_balancer(lb.id, cascade=True)
