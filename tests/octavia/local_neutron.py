@@ -183,6 +183,44 @@ class LocalNeutron:
             )
             return fip_id
 
+    def adopt(self, neutron: Mapping[str, Any], lsps: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take in networks and subnets (Neutron API dicts) and ports from existing LSP rows.
+
+        For rows another writer (the reference's Neutron, a conformance file)
+        put into NB: the provider then finds its ports as it would in that cloud.
+        """
+        with self.lock:
+            for net in neutron.get("networks") or ():
+                self.networks.setdefault(net["id"], dict(net))
+            for sub in neutron.get("subnets") or ():
+                self.subnets.setdefault(sub["id"], dict(sub))
+            for lsp in lsps.values():
+                ext = lsp.get("external_ids", {})
+                net_id = str(ext.get("neutron:network_name", "")).removeprefix("neutron-")
+                if not net_id or lsp["name"] in self.ports:
+                    continue
+                fixed = []
+                for entry in lsp.get("addresses", ()):
+                    for token in entry.split()[1:]:
+                        for sid, sub in self.subnets.items():
+                            try:
+                                inside = ipaddress.ip_address(token) in ipaddress.ip_network(
+                                    sub["cidr"]
+                                )
+                            except ValueError:
+                                inside = False
+                            if inside and sub["network_id"] == net_id:
+                                fixed.append({"subnet_id": sid, "ip_address": token})
+                self.ports[lsp["name"]] = {
+                    "id": lsp["name"],
+                    "name": ext.get("neutron:port_name", ""),
+                    "network_id": net_id,
+                    "fixed_ips": fixed,
+                    "device_owner": ext.get("neutron:device_owner", ""),
+                    "device_id": ext.get("neutron:device_id", ""),
+                    "mac_address": "",
+                }
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _next_mac(self) -> str:
