@@ -253,12 +253,16 @@ class OvnLbProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
         return out
 
     def _pool_has_hm(self, backend: Backend, lb_id: str, pool_id: str) -> bool:
+        """True when a health check of the LB names the pool (``octavia:pool_id``, maybe ``:D``)."""
         actual = lb_rowset(backend.reader(), lb_id)
         if not actual.lbs:
             return False
         state = parse(lb_id, actual, cache=self.runtime.cache)
-        row = state.row_with_pool(pool_id)
-        return bool(row and row.healthmonitors and any(pool_id in h for h in row.healthmonitors))
+        return any(
+            hc.external_ids.get("octavia:pool_id", "").removesuffix(":D") == pool_id
+            for row in state.rows
+            for hc in row.health_checks
+        )
 
     def _ensure_hm_ports(self, backend: Backend, subnet_ids: Sequence[str | None]) -> None:
         """The health-check source ports of these subnets exist, and NB shows them."""

@@ -59,12 +59,16 @@ class OctaviaServices:
         providers: Sequence[str] = ("ovnlb",),
         api_count: int = 1,
         nb_timeout: float = 5.0,
+        sockdir: Path | None = None,
     ) -> None:
         self.venv = octavia_venv()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         # Unix socket paths are limited to 108 bytes: keep them short.
-        self.sockdir = Path(tempfile.mkdtemp(prefix="oct-"))
+        # (The reference provider ignores [driver_agent] and uses /var/run/octavia: pass it.)
+        self._own_sockdir = sockdir is None
+        self.sockdir = sockdir or Path(tempfile.mkdtemp(prefix="oct-"))
+        self.sockdir.mkdir(parents=True, exist_ok=True)
         self.db = workdir / "octavia.sqlite"
         self.conf = workdir / "octavia.conf"
         self.ports = [free_port() for _ in range(api_count)]
@@ -215,4 +219,5 @@ class OctaviaServices:
             self._stop(proc)
             self.apis[i] = None
         self.stop_agent()
-        shutil.rmtree(self.sockdir, ignore_errors=True)
+        if self._own_sockdir:
+            shutil.rmtree(self.sockdir, ignore_errors=True)

@@ -464,3 +464,30 @@ def test_one_runtime_per_process_shared_by_threads(cloud: Cloud) -> None:
         assert os.WEXITSTATUS(status) == 0
     finally:
         rt_mod.set_process_runtime(None)
+
+
+def test_member_on_a_new_subnet_of_a_monitored_pool_gets_its_hm_port(cloud: Cloud) -> None:
+    c = cloud
+    _walk_to_member(c)
+    c.provider.health_monitor_create(_hm())
+    c.octavia.commit("healthmonitor", HM)
+    c.idle()
+    other_net = c.neutron.create_network("other")
+    other_subnet = c.neutron.create_subnet(other_net, "10.20.20.0/24")
+    c.neutron.add_router_interface(c.router, other_subnet)
+    vm2 = c.neutron.create_port(
+        name="vm2",
+        network_id=other_net,
+        fixed_ips=[{"subnet_id": other_subnet, "ip_address": "10.20.20.20"}],
+        device_owner="compute:nova",
+    )
+    second = "7c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+    c.provider.member_create(
+        _member(c, member_id=second, address="10.20.20.20", subnet_id=other_subnet)
+    )
+    c.octavia.commit("member", second)
+    c.idle()
+    (hm_port,) = c.neutron.list_ports(name=f"ovn-lb-hm-{other_subnet}")
+    hm_ip = hm_port["fixed_ips"][0]["ip_address"]
+    (row,) = c.lb_rows(LB)
+    assert row["ip_port_mappings"]["10.20.20.20"] == f"{vm2['id']}:{hm_ip}"
