@@ -204,17 +204,23 @@ class OvnLbProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
         rt.wait_in_background(wait_then_apply)
 
     def _committed(self, kind: str, oid: str) -> bool:
-        """Wait until Octavia's database shows ``oid`` (its API transaction committed)."""
+        """Wait until Octavia's database shows ``oid`` (its API transaction committed).
+
+        Only answers count towards ``commit_timeout``: while the driver agent
+        cannot be asked (restarting), the wait goes on, so a committed create
+        is never dropped because the agent was briefly away.
+        """
         rt = self.runtime
-        getter = getattr(rt.sink(), f"get_{kind}")
         deadline = time.monotonic() + rt.commit_timeout
         delay = 0.02
         while True:
             try:
-                if getter(oid):
+                if getattr(rt.sink(), f"get_{kind}")(oid):
                     return True
             except Exception as e:
                 log.warning("asking Octavia for %s %s: %s", kind, oid, e)
+                rt.drop_sink()
+                deadline = max(deadline, time.monotonic() + rt.commit_timeout)
             if time.monotonic() >= deadline:
                 return False
             time.sleep(delay)

@@ -159,6 +159,10 @@ class Runtime:
             self._sink = self.sink_factory()
         return self._sink
 
+    def drop_sink(self) -> None:
+        """Forget the status sink (its agent went away); the next use builds a new one."""
+        self._sink = None
+
     def push(self, payload: Payload) -> None:
         """Queue a report for the driver agent (asynchronous; order kept)."""
         if not any(payload.values()):

@@ -100,12 +100,20 @@ def test_agent_runs_until_exit_event(cloud: Cloud) -> None:
     thread = threading.Thread(target=agent, args=(exit_event,), daemon=True)
     try:
         thread.start()
-        # It holds the lock: another watcher cannot get it while the agent runs.
+        # It takes the lock once connected: then another watcher cannot get it.
+        deadline = time.monotonic() + 20
+        while True:
+            with Watcher(cloud.sandbox.nb_remote, cloud.sandbox.sb_remote) as probe:
+                if not probe.wait_for_lock(1):
+                    break
+            assert time.monotonic() < deadline, "the agent never took the lock"
+            time.sleep(0.3)
         with Watcher(cloud.sandbox.nb_remote, cloud.sandbox.sb_remote) as other:
-            assert not other.wait_for_lock(2)
+            assert not other.wait_for_lock(1)
             exit_event.set()
             thread.join(15)
             assert not thread.is_alive()
+            # Stopped cleanly: its connection closed, the lock is free.
             assert other.wait_for_lock(10)
     finally:
         exit_event.set()
