@@ -37,15 +37,17 @@ from ovnlb_backends.sandbox import OvnSandbox  # noqa: E402
 
 
 def _retry(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """sqlite answers 500 "database is locked" when two writers collide: retry."""
-    for attempt in range(50):
+    """sqlite answers 500 "database is locked" when two writers collide (and 409 while the
+    LB is still PENDING): retry for up to two minutes."""
+    deadline = time.monotonic() + 120
+    while True:
         try:
             return fn(*args, **kwargs)
         except openstack.exceptions.HttpException as e:
-            if attempt == 49 or not ("locked" in str(e) or e.status_code == 409):
+            retryable = "locked" in str(e) or e.status_code == 409
+            if not retryable or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    raise AssertionError("unreachable")
 
 
 def _active(conn: Any, lb_id: str, timeout: float = 600.0) -> None:

@@ -413,6 +413,13 @@ def test_member_batch_update_of_100(cloud: Cloud) -> None:
     st = c.octavia.statuses("members")
     assert st[MEMBER]["provisioning_status"] == "DELETED"
     assert all(st[m.member_id]["provisioning_status"] == "ACTIVE" for m in members)
+    # A later create reports its own member, not the 100 others (their statuses did not change).
+    extra = _member(c, member_id="00000000-0000-4000-8000-999999999999", address="10.10.10.99")
+    c.provider.member_create(extra)
+    c.octavia.commit("member", extra.member_id)
+    c.idle()
+    assert [e["id"] for e in c.octavia.reports[-1]["members"]] == [extra.member_id]
+    assert c.octavia.reports[-1]["pools"][0]["provisioning_status"] == "ACTIVE"
 
 
 def test_member_delete_touches_its_floating_ip_when_the_vip_has_one(cloud: Cloud) -> None:
