@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian 12 machine: OVN packages (when asked) and a virtualenv with ovnlb.
-# Usage: scripts/setup.sh [--with-ovn]
+# Usage: scripts/setup.sh [--with-ovn] [--with-octavia]
+#   --with-octavia: also .venv-octavia with the real Octavia 19 API/driver agent (about 150
+#   packages, kept apart from .venv) and ovnlb installed in it, for tests/octavia.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_ovn=0
-[ "${1:-}" = "--with-ovn" ] && need_ovn=1
+need_octavia=0
+for arg in "$@"; do
+    case "$arg" in
+        --with-ovn) need_ovn=1 ;;
+        --with-octavia) need_octavia=1 ;;
+    esac
+done
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -36,3 +44,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+
+if [ "$need_octavia" = 1 ]; then
+    if [ ! -x .venv-octavia/bin/python ]; then
+        "$PY" -m venv .venv-octavia
+    fi
+    if ! .venv-octavia/bin/python -c 'import octavia, octaviaclient' >/dev/null 2>&1; then
+        echo "setup: installing Octavia 19.0.0 into .venv-octavia"
+        .venv-octavia/bin/python -m pip install -q --upgrade pip
+        .venv-octavia/bin/python -m pip install -q 'octavia==19.0.0' python-octaviaclient
+    fi
+    .venv-octavia/bin/python -m pip install -q -e .
+fi
