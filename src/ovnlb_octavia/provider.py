@@ -31,12 +31,11 @@ from typing import Any
 from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.api.drivers import provider_base
 
-from ovnlb_backends.base import Backend, BackendError
+from ovnlb_backends.base import Backend, BackendError, Reader
 from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_core import errors
 from ovnlb_core import octavia as oc
 from ovnlb_core import requests as rq
-from ovnlb_core.nb import NbReader
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, Plan
 from ovnlb_core.rows import find_lb_of_pool, lb_rowset
@@ -56,7 +55,7 @@ class _DryRun:
     def __init__(self, inner: Backend) -> None:
         self.inner = inner
 
-    def reader(self) -> NbReader:
+    def reader(self) -> Reader:
         return self.inner.reader()
 
     def commit(self, plan: Plan, basis: LbRowSet | None = None) -> None:
