@@ -212,10 +212,12 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
             "default_pool_id": None,
             "admin_state_up": True,
         }
-        if op == "listener_create":
+        if lid in model.listeners and op == "listener_create":
+            op = "listener_update"  # Octavia creates a listener once
+        if op == "listener_create" or (op == "listener_update" and lid not in model.listeners):
             pool = data.draw(st.sampled_from([None, *pools]))
             li = {**li, "default_pool_id": pool, "admin_state_up": data.draw(b)}
-            return {"op": op, "listener": li}
+            return {"op": "listener_create", "listener": li}
         if op == "listener_update":
             new = dict(li)
             changed = data.draw(st.sets(st.sampled_from(["admin_state_up", "default_pool_id"])))
@@ -230,13 +232,17 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
         proto = POOLS[pid]
         if op == "pool_delete" and pid in model.pools:
             return {"op": op, "pool": model.pool_full(pid)}
+        if op == "pool_create" and pid in model.pools:
+            op = "pool_update"  # Octavia creates a pool once
         free = [
             lid
             for lid, v in model.listeners.items()
             if v["protocol"] == proto and not v.get("default_pool_id")
         ]
-        persistence = data.draw(st.sampled_from([None, {"type": "SOURCE_IP", "timeout": 30}]))
-        pool = model.pools.get(pid) or {
+        persistence: dict[str, Any] | None = data.draw(
+            st.sampled_from([None, {"type": "SOURCE_IP", "timeout": 30}])
+        )
+        pool: dict[str, Any] = model.pools.get(pid) or {
             "pool_id": pid,
             "loadbalancer_id": LB,
             "listener_id": data.draw(st.sampled_from([None, *free])),

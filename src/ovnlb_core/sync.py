@@ -47,7 +47,7 @@ import attrs
 
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import OvnlbError, RowParseError
-from ovnlb_core.model import LoadBalancerState, ProtocolRow
+from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader
 from ovnlb_core.octavia import LoadBalancer, OctaviaView
 from ovnlb_core.parse import parse
@@ -505,8 +505,45 @@ def _fresh(uuid: str, taken: set[str], *parts: str) -> str:
     return uuid
 
 
-def harmonize(desired: LoadBalancerState, actual: LoadBalancerState | None) -> LoadBalancerState:
-    """``desired`` adjusted to the rows NB holds (see the module docstring)."""
+def _selection_fields(
+    desired: ProtocolRow, actual: ProtocolRow | None, algorithms: Mapping[str, str | None]
+) -> tuple[str, ...]:
+    """The row's ``selection_fields`` (spec 1.5, B10: one value per protocol row, the last
+    pool created or updated wins), as the request path leaves them.
+
+    A fresh create gives the fields of the row's last pool in Octavia's order, but the
+    request path gives those of whichever pool was written last, and keeps the fields of
+    a row whose last pool was deleted. So the actual value stays when a history of
+    requests could have given it: the fields of one of the row's pools, or, on a row
+    without pools, any value the requests write.
+    """
+    if actual is None or actual.selection_fields == desired.selection_fields:
+        return desired.selection_fields
+    if desired.pools:
+        allowed = {
+            SELECTION_FIELDS[algorithms[p.id]]
+            for p in desired.pools
+            if algorithms.get(p.id) in SELECTION_FIELDS
+        }
+    else:
+        allowed = set(SELECTION_FIELDS.values())
+    return (
+        actual.selection_fields if actual.selection_fields in allowed else desired.selection_fields
+    )
+
+
+def harmonize(
+    desired: LoadBalancerState,
+    actual: LoadBalancerState | None,
+    algorithms: Mapping[str, str | None] | None = None,
+) -> LoadBalancerState:
+    """``desired`` adjusted to the rows NB holds (see the module docstring).
+
+    ``algorithms``: each pool's ``lb_algorithm`` in Octavia's view (see
+    :func:`_selection_fields`); without it a row's fields are kept only when it
+    has no pools.
+    """
+    algorithms = algorithms or {}
     actual_rows = actual.rows if actual is not None else ()
     match = _match_rows(desired.rows, actual_rows)
     actual_hcs = [h for r in actual_rows for h in r.health_checks]
@@ -568,6 +605,7 @@ def harmonize(desired: LoadBalancerState, actual: LoadBalancerState | None) -> L
                 health_checks=tuple(hcs),
                 options=options,
                 extra_ids=extra,
+                selection_fields=_selection_fields(d, a, algorithms),
             )
         )
     return LoadBalancerState(desired.name, tuple(rows))
@@ -629,7 +667,8 @@ def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncActi
         fresh, nats = desired_state(lb, ctx)
     except OvnlbError as exc:
         return SyncAction(lb.id, ActionKind.ERROR, actual=actual, issues=texts, error=str(exc))
-    state = harmonize(fresh, current)
+    algorithms = {p["pool_id"]: p.get("lb_algorithm") for p in lb.data.get("pools") or ()}
+    state = harmonize(fresh, current, algorithms)
     desired = translate(state)
     plan = diff(actual, desired)
     if nats:
