@@ -215,8 +215,8 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
         if lid in model.listeners and op == "listener_create":
             op = "listener_update"  # Octavia creates a listener once
         if op == "listener_create" or (op == "listener_update" and lid not in model.listeners):
-            pool = data.draw(st.sampled_from([None, *pools]))
-            li = {**li, "default_pool_id": pool, "admin_state_up": data.draw(b)}
+            default = data.draw(st.sampled_from([None, *pools]))
+            li = {**li, "default_pool_id": default, "admin_state_up": data.draw(b)}
             return {"op": "listener_create", "listener": li}
         if op == "listener_update":
             new = dict(li)
