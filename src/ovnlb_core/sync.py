@@ -49,7 +49,7 @@ from ovnlb_core import requests as rq
 from ovnlb_core.errors import OvnlbError, RowParseError
 from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader
-from ovnlb_core.octavia import LoadBalancer, OctaviaView
+from ovnlb_core.octavia import LoadBalancer, OctaviaView, Pool
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import (
     HealthCheckRow,
@@ -532,18 +532,36 @@ def _selection_fields(
     )
 
 
+def _affinity(
+    desired: ProtocolRow, actual: ProtocolRow | None, timeouts: Mapping[str, str | None]
+) -> str | None:
+    """The row's ``affinity_timeout`` as the request path leaves it (B7/B10: one value per
+    row, the last pool written wins; removing one pool's persistence removes it for the
+    row). When a pool of the row has session persistence in Octavia's view, the actual
+    value stays if it is absent or one of those pools' timeouts; otherwise it goes."""
+    want = desired.options.get(AFFINITY)
+    have = actual.options.get(AFFINITY) if actual is not None else None
+    allowed = {timeouts[p.id] for p in desired.pools if timeouts.get(p.id)}
+    if actual is not None and allowed and (have is None or have in allowed):
+        return have
+    return want
+
+
 def harmonize(
     desired: LoadBalancerState,
     actual: LoadBalancerState | None,
     algorithms: Mapping[str, str | None] | None = None,
+    timeouts: Mapping[str, str | None] | None = None,
 ) -> LoadBalancerState:
     """``desired`` adjusted to the rows NB holds (see the module docstring).
 
-    ``algorithms``: each pool's ``lb_algorithm`` in Octavia's view (see
-    :func:`_selection_fields`); without it a row's fields are kept only when it
-    has no pools.
+    ``algorithms``/``timeouts``: each pool's ``lb_algorithm`` and session-persistence
+    timeout (None: no persistence) in Octavia's view (see :func:`_selection_fields`,
+    :func:`_affinity`); without them the row's own values are kept only where no pool
+    could have given them.
     """
     algorithms = algorithms or {}
+    timeouts = timeouts or {}
     actual_rows = actual.rows if actual is not None else ()
     match = _match_rows(desired.rows, actual_rows)
     actual_hcs = [h for r in actual_rows for h in r.health_checks]
@@ -589,6 +607,10 @@ def harmonize(
             pools = tuple(_pool_in_order(p, a) for p in d.pools)
             member_status = _ordered_pairs(a.member_status, member_status)
             options = {**{k: v for k, v in a.options.items() if k != AFFINITY}, **options}
+            affinity = _affinity(d, a, timeouts)
+            options.pop(AFFINITY, None)
+            if affinity is not None:
+                options[AFFINITY] = affinity
             extra = {**a.extra_ids, **extra}
         rows.append(
             attrs.evolve(
@@ -667,8 +689,15 @@ def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncActi
         fresh, nats = desired_state(lb, ctx)
     except OvnlbError as exc:
         return SyncAction(lb.id, ActionKind.ERROR, actual=actual, issues=texts, error=str(exc))
-    algorithms = {p["pool_id"]: p.get("lb_algorithm") for p in lb.data.get("pools") or ()}
-    state = harmonize(fresh, current, algorithms)
+    pools = [Pool.from_dict(p) for p in lb.data.get("pools") or ()]
+    algorithms = {p.id: p.lb_algorithm for p in pools}
+    timeouts = {
+        p.id: str(p.session_persistence.timeout)
+        if p.session_persistence is not None and p.session_persistence.timeout
+        else None
+        for p in pools
+    }
+    state = harmonize(fresh, current, algorithms, timeouts)
     desired = translate(state)
     plan = diff(actual, desired)
     if nats:
