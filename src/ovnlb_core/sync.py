@@ -21,8 +21,12 @@ NB already holds, so that a sync changes only what is wrong:
   ``octavia:healthmonitors``, ``neutron:additional_vip_fips``) keep their
   key order; new entries are appended, as the provider does;
 * a member's health (``ONLINE``, ``ERROR``, ``NO_MONITOR`` recorded by
-  health events) is kept while its pool's health monitor already existed in
-  NB and the member is enabled; a disabled member is always ``OFFLINE``;
+  health events or left by ``member_update``) is kept while its pool's health
+  monitor already existed in NB and the member is enabled; a disabled member
+  is always ``OFFLINE``;
+* ``selection_fields`` and ``affinity_timeout`` (one value per row, the last
+  pool written wins, B10) are kept when a history of requests could have
+  left them (see :func:`_selection_fields`, :func:`_affinity`);
 * external_ids keys and ``options`` keys ovnlb does not own are kept.
 
 Ownership (what a sync may delete). A ``Load_Balancer`` row belongs to the
@@ -62,7 +66,7 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Subnet, Topology, subnets_from_neutron
-from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, row_uuid, translate
+from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, row_uuid, translate
 
 __all__ = [
     "ActionKind",
@@ -547,6 +551,40 @@ def _affinity(
     return want
 
 
+def _unmonitored_pools(
+    d: ProtocolRow,
+    a: ProtocolRow | None,
+    pool_hm: Mapping[str, str | None],
+    statuses: dict[str, str],
+    health: Mapping[str, str],
+) -> dict[str, str]:
+    """Members of pools without a health monitor on a row that has health checks (another
+    pool's): the request path maps them and stores ONLINE/ERROR when they are added after
+    that monitor, NO_MONITOR and unmapped when added before it (spec 5.3: ``member_create``
+    looks at the row's ``health_check``). A fresh create gives one of the two, so the row's
+    own status and mapping stay for them (``statuses`` is updated); the mappings are
+    returned. Addresses that a monitored pool's member also uses keep the desired mapping.
+    """
+    mappings = dict(d.ip_port_mappings)
+    if a is None or not d.health_checks:
+        return mappings
+    needed = {bracket(m.address) for p in d.pools if p.id in pool_hm for m in p.members}
+    loose: set[str] = set()
+    for p in d.pools:
+        if p.id in pool_hm:
+            continue
+        for m in p.members:
+            if statuses.get(m.id) in HEALTH_STATUSES and health.get(m.id) in HEALTH_STATUSES:
+                statuses[m.id] = health[m.id]
+            loose.add(bracket(m.address))
+    for addr in loose - needed:
+        if addr in a.ip_port_mappings:
+            mappings[addr] = a.ip_port_mappings[addr]
+        else:
+            mappings.pop(addr, None)
+    return mappings
+
+
 def harmonize(
     desired: LoadBalancerState,
     actual: LoadBalancerState | None,
@@ -597,8 +635,15 @@ def harmonize(
             if pool_hm.get(p.id) not in hms_before:
                 continue
             for m in p.members:
-                if statuses.get(m.id) == "ONLINE" and health.get(m.id) in HEALTH_STATUSES:
+                # ERROR too: a member that cannot be mapped is ERROR in a fresh create, but
+                # member_update enabling it stores ONLINE (spec 5.3): what the request path
+                # left is not drift.
+                if (
+                    statuses.get(m.id) in ("ONLINE", "ERROR")
+                    and health.get(m.id) in HEALTH_STATUSES
+                ):
                     statuses[m.id] = health[m.id]
+        mappings = _unmonitored_pools(d, a, pool_hm, statuses, health)
         member_status = tuple(statuses.items()) if d.member_status is not None else None
         pools = d.pools
         options = dict(d.options)
@@ -628,6 +673,7 @@ def harmonize(
                 options=options,
                 extra_ids=extra,
                 selection_fields=_selection_fields(d, a, algorithms),
+                ip_port_mappings=mappings,
             )
         )
     return LoadBalancerState(desired.name, tuple(rows))
