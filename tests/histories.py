@@ -283,8 +283,11 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
         in_pool = [m for m, v in model.members.items() if v["pool_id"] == pid]
         free = [m for m in MEMBERS if m not in model.members]
         if (op == "member_create" and free) or not in_pool:
-            # (All ids taken: a create Octavia would not send, with a taken id.)
-            mid = data.draw(st.sampled_from(free or MEMBERS))
+            if not free:
+                # Every id taken (Octavia never reuses one): the pool's batch as it is.
+                same = [dict(model.members[m]) for m in in_pool]
+                return {"op": "member_batch_update", "pool_id": pid, "members": same}
+            mid = data.draw(st.sampled_from(free))
             return {"op": "member_create", "member": _member(data, pid, mid)}
         m = dict(model.members[data.draw(st.sampled_from(in_pool))])
         if op == "member_update":
