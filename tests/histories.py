@@ -34,6 +34,7 @@ POOLS = {
 MEMBERS = [f"adf55e70-3d50-4e62-99fd-dd77eababb0{i}" for i in range(5)]
 #: 10.10.10.10 has a port on the member network (monitored: ONLINE), .11 has none (ERROR).
 ADDRESSES = ["10.10.10.10", "10.10.10.11"]
+PORTS = [80, 81, 82, 83, 84]
 ALGORITHMS = ["SOURCE_IP_PORT", "ROUND_ROBIN", "SOURCE_IP"]
 OPS = [
     "lb_update",
@@ -176,14 +177,29 @@ def lb_create_request(model: OctaviaModel) -> dict[str, Any]:
     return {"op": "lb_create", "loadbalancer": dict(model.lb)}
 
 
-def _member(data: st.DataObject, pool_id: str, mid: str | None = None) -> dict[str, Any]:
+def _member(
+    data: st.DataObject, pool_id: str, mid: str, taken: set[tuple[str, int]]
+) -> dict[str, Any]:
+    """A new member; Octavia refuses a second member at the same address and port of a
+    pool, so its (address, port) is not in ``taken`` (and is added to it)."""
+    free = [(a, p) for a in ADDRESSES for p in PORTS if (a, p) not in taken]
+    address, port = data.draw(st.sampled_from(free))
+    taken.add((address, port))
     return {
-        "member_id": mid or data.draw(st.sampled_from(MEMBERS)),
+        "member_id": mid,
         "pool_id": pool_id,
-        "address": data.draw(st.sampled_from(ADDRESSES)),
-        "protocol_port": data.draw(st.sampled_from([80, 81])),
+        "address": address,
+        "protocol_port": port,
         "subnet_id": demo.MEMBER_SUBNET,
         "admin_state_up": data.draw(st.booleans()),
+    }
+
+
+def _taken(model: OctaviaModel, pool_id: str) -> set[tuple[str, int]]:
+    return {
+        (m["address"], m["protocol_port"])
+        for m in model.members.values()
+        if m["pool_id"] == pool_id
     }
 
 
@@ -273,10 +289,16 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
             # Octavia keeps an existing member's address and port (its identity in a batch);
             # a member of another pool is not listed (its id is taken).
             batch = []
+            # Members kept keep their address and port; new ones take free ones.
+            taken = {
+                (m["address"], m["protocol_port"])
+                for mid, m in model.members.items()
+                if m["pool_id"] == pid and mid in ms
+            }
             for mid in ms:
                 old = model.members.get(mid)
                 if old is None:
-                    batch.append(_member(data, pid, mid))
+                    batch.append(_member(data, pid, mid, taken))
                 elif old["pool_id"] == pid:
                     batch.append({**old, "admin_state_up": data.draw(b)})
             return {"op": op, "pool_id": pid, "members": batch}
@@ -288,7 +310,7 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
                 same = [dict(model.members[m]) for m in in_pool]
                 return {"op": "member_batch_update", "pool_id": pid, "members": same}
             mid = data.draw(st.sampled_from(free))
-            return {"op": "member_create", "member": _member(data, pid, mid)}
+            return {"op": "member_create", "member": _member(data, pid, mid, _taken(model, pid))}
         m = dict(model.members[data.draw(st.sampled_from(in_pool))])
         if op == "member_update":
             new = {**m, "admin_state_up": data.draw(b)}
@@ -346,7 +368,7 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
         "type": data.draw(st.sampled_from(["update", "update", "delete"])),
         "row": {
             "ip": ip.strip("[]"),
-            "port": data.draw(st.sampled_from([80, 81])),
+            "port": data.draw(st.sampled_from(PORTS)),
             "protocol": proto,
             "logical_port": lsp,
             "src_ip": src.strip("[]"),
