@@ -77,7 +77,7 @@ def protocol_rows(draw: st.DrawFn, protocol: str | None = None) -> ProtocolRow:
             st.one_of(
                 st.none(),
                 st.lists(
-                    st.tuples(ls_names, st.integers(0, 9)), max_size=3, unique_by=lambda t: t[0]
+                    st.tuples(ls_names, st.integers(1, 9)), max_size=3, unique_by=lambda t: t[0]
                 ).map(tuple),
             )
         ),

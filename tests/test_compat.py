@@ -322,6 +322,23 @@ def test_b49_disabled_listener_delete(driver: OvnLbDriver) -> None:
     assert not any(k.startswith("listener_") for k in row.external_ids)
 
 
+def test_b51_disabled_pool_delete_cleans_the_row(driver: OvnLbDriver) -> None:
+    # The only row: a disabled pool without listener is its last pool/listener key.
+    driver.pool_create(_pool(listener_id=None, admin_state_up=False))
+    assert _rows(driver)["tcp"].external_ids[f"pool_{demo.POOL}:D"] == ""
+    driver.pool_delete(_pool(listener_id=None, admin_state_up=False))
+    rows = _rows(driver)
+    assert list(rows) == [None]  # spec 2.4: protocol cleared, the row kept
+    assert not any(k.startswith(("pool_", "listener_")) for k in rows[None].external_ids)
+    # A row among several: a UDP row holding only a disabled pool is deleted with it.
+    driver.listener_create(_listener())
+    udp = _pool(pool_id=UDP_POOL, listener_id=None, protocol="UDP", admin_state_up=False)
+    driver.pool_create(udp)
+    assert set(_rows(driver)) == {"tcp", "udp"}
+    driver.pool_delete(udp)
+    assert set(_rows(driver)) == {"tcp"}
+
+
 def test_u1_disabled_member_through_hm(driver: OvnLbDriver) -> None:
     _tcp_lb_with_member(driver, admin_state_up=False)
     driver.hm_create(_hm())

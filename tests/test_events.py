@@ -709,3 +709,58 @@ def test_catch_up_on_a_fresh_world_changes_nothing() -> None:
             backend, ev.catch_up_actions(reader, list(lb_names(reader))), driver.subnets
         )
         assert all(p.is_empty() for _lb, p in plans)
+
+
+# -- one rule for an interface without neutron:cidrs (issue 14 item 10) ------------------------
+
+
+def test_interface_without_neutron_cidrs_watch_and_sync_agree() -> None:
+    """A router-interface LSP lacking ``neutron:cidrs``: the request path, sync and the
+    watcher's reconcile all take the interface for the peer LRP's ``networks``
+    (``topology.interface_cidrs``), so none of them undoes what another did."""
+    from ovnlb_backends import demo
+    from ovnlb_core import sync as core
+    from ovnlb_core.rows import lb_rowset
+    from ovnlb_core.topology import Topology
+
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    ((_u, lsp),) = backend.reader().by_name("Logical_Switch_Port", demo.RI_VIP)
+    ext = {k: v for k, v in lsp["external_ids"].items() if k != "neutron:cidrs"}
+    assert ext != lsp["external_ids"]
+    backend.apply_raw(
+        [
+            {
+                "op": "update",
+                "table": "Logical_Switch_Port",
+                "name": demo.RI_VIP,
+                "columns": {"external_ids": ext},
+            }
+        ]
+    )
+    lb = {
+        "loadbalancer_id": demo.LB,
+        "vip_address": "172.24.4.9",
+        "vip_port_id": demo.VIP_PORT,
+        "vip_network_id": demo.NET,
+        "vip_subnet_id": demo.VIP_SUBNET,
+        "admin_state_up": True,
+    }
+    OvnLbDriver(backend, demo.SUBNETS).lb_create(lb)
+    reader = backend.reader()
+    rows = lb_rowset(reader, demo.LB)
+    ((uuid, row),) = rows.lbs.items()
+    router = f"neutron-{demo.ROUTER}"
+    # The interface's LRP serves 172.24.4.1/24: the VIP subnet's router is associated.
+    assert row.external_ids["lr_ref"] == router
+    assert rows.routers[uuid] == {router}
+    # The watcher's catch-up (routers, FIPs) keeps it ...
+    action = ev.catch_up_actions(reader, [demo.LB])[0]
+    assert ev.plan_action(reader, action, demo.SUBNETS).plan.is_empty()
+    # ... and so does a sync from the same Octavia view.
+    sync = core.sync_action(
+        core.DesiredLb({**lb, "listeners": [], "pools": []}),
+        core.rowset(reader, demo.LB),
+        Topology(reader, demo.SUBNETS),
+    )
+    assert sync.kind == core.ActionKind.IN_SYNC, core.action_json(sync)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import random
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,7 @@ import pytest
 
 from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends import demo
-from ovnlb_backends.base import BackendError
+from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.memory import MemoryBackend
@@ -184,6 +187,182 @@ def test_leader_failover_during_a_stream_of_1000_requests(tmp_path: Path) -> Non
         print(f"\nresumed writing {resumed_after:.2f} s after the leader was killed; "
               f"{len(errors)} typed errors retried")  # fmt: skip
         assert server_dump(cluster.nb_remote) == expected_dump(reqs)
+    finally:
+        cluster.stop()
+
+
+# -- the freeze: the new leader commits what the client thinks failed ------------------------
+
+
+def freeze_requests() -> list[Request]:
+    """One load balancer's life through every request type (demo topology)."""
+    lb, listener, pool = _uuid(0xD1, 1), _uuid(0xD2, 1), _uuid(0xD3, 1)
+    hm = _uuid(0xD4, 1)
+    lb_obj = {
+        "loadbalancer_id": lb,
+        "vip_address": "172.24.4.150",
+        "vip_network_id": demo.NET,
+        "vip_subnet_id": demo.VIP_SUBNET,
+        "admin_state_up": True,
+    }
+    li = {
+        "listener_id": listener,
+        "loadbalancer_id": lb,
+        "protocol": "TCP",
+        "protocol_port": 80,
+        "admin_state_up": True,
+    }
+    p = {
+        "pool_id": pool,
+        "loadbalancer_id": lb,
+        "listener_id": listener,
+        "protocol": "TCP",
+        "lb_algorithm": "SOURCE_IP_PORT",
+        "admin_state_up": True,
+    }
+    # 10.10.10.10 has a port on the member network: monitored, mapped.
+    m1 = {**member(pool, 0, 0), "address": "10.10.10.10"}
+    m2 = member(pool, 0, 1)
+    m3 = {**member(pool, 0, 2), "address": "10.10.10.10", "protocol_port": 9000}
+    h = {
+        "healthmonitor_id": hm,
+        "pool_id": pool,
+        "type": "TCP",
+        "delay": 10,
+        "timeout": 5,
+        "max_retries": 3,
+        "max_retries_down": 3,
+        "admin_state_up": True,
+    }
+    health = {
+        "ip": "10.10.10.10",
+        "port": 9000,
+        "protocol": "tcp",
+        "logical_port": demo.MEMBER_PORT,
+        "src_ip": "10.10.10.3",
+        "status": "offline",
+    }
+    fip = {
+        "floating_ip_address": "172.24.4.200",
+        "port_id": demo.VIP_PORT,
+        "fixed_ip_address": "172.24.4.150",
+        "loadbalancer_id": lb,
+        "vip_kind": "vip",
+    }
+    return [
+        {"op": "lb_create", "loadbalancer": lb_obj},
+        {"op": "lb_update", "old": lb_obj, "new": {"admin_state_up": False}},
+        {"op": "listener_create", "listener": li},
+        {"op": "listener_update", "old": li, "new": {"admin_state_up": False}},
+        {"op": "pool_create", "pool": p},
+        {"op": "pool_update", "old": p, "new": {"admin_state_up": False}},
+        {"op": "member_create", "member": m1},
+        {"op": "member_create", "member": m2},
+        {"op": "member_update", "old": m2, "new": {"admin_state_up": False}},
+        {"op": "hm_create", "healthmonitor": h},
+        {"op": "hm_update", "old": h, "new": {"delay": 20}},
+        # m1 replaced by another member at the same IP (issue 11), m2 kept.
+        {"op": "member_batch_update", "pool_id": pool, "members": [m3, m2]},
+        {"op": "member_health", "events": [{"type": "update", "row": health}]},
+        {"op": "fip_associate", **fip},
+        {"op": "fip_disassociate", **fip},
+        {"op": "member_delete", "member": m2},
+        {"op": "hm_delete", "healthmonitor": h},
+        {"op": "listener_delete", "listener": li},
+        {"op": "pool_create", "pool": {**p, "listener_id": None}},
+        {"op": "pool_delete", "pool": {**p, "members": [m3], "healthmonitor": None}},
+        {"op": "lb_failover", "loadbalancer_id": lb},
+        {"op": "lb_delete", "loadbalancer": {**lb_obj, "listeners": [], "pools": []}},
+    ]
+
+
+def _freeze_and_kill_leader(cluster: OvnNbCluster, send: Any) -> None:
+    """Pause both followers, send, SIGKILL the leader, resume the followers.
+
+    The leader has the transaction in its log and has sent it to the (paused)
+    followers' sockets; it dies before a majority answers, so the client sees
+    the connection drop, while the followers, resumed, elect a leader that
+    commits the entry. The client's retry must then find it already applied.
+    """
+    leader = cluster.leader()
+    followers = [i for i in range(3) if i != leader]
+    pids = [cluster.pid(i) for i in followers]
+    assert all(pids)
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            send()
+        except BaseException as exc:  # reported by the main thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]
+    try:
+        thread = threading.Thread(target=run)
+        thread.start()
+        # The transaction reaches the leader, which appends it and writes the append
+        # entries to the followers' sockets (no majority: no reply).
+        time.sleep(0.3)
+        cluster.kill(leader)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
+    assert done.wait(60), "the request did not finish after the new election"
+    thread.join()
+    if failure:
+        raise failure[0]
+    cluster.restart(leader)
+    cluster.wait_joined(timeout=30)
+
+
+@pytest.mark.ovn
+def test_freezing_the_followers_then_killing_the_leader_loses_and_doubles_nothing(
+    tmp_path: Path,
+) -> None:
+    """Every request type sent while both followers are paused and the leader is killed:
+    the end state equals the requests applied once each (no duplicated health checks,
+    no mapping missing, nothing lost)."""
+    cluster = ovn_or_skip(lambda: OvnNbCluster(tmp_path / "cluster", size=3))
+    try:
+        cluster.wait_joined()
+        reqs = freeze_requests()
+        be = IdlBackend(cluster.nb_remote, timeout=30, max_backoff=0.5)
+        try:
+            be.apply_raw(demo.topology_ops())
+            d = OvnLbDriver(be, demo.SUBNETS)
+            retried = [0]
+            commit = be.commit
+
+            def counting_commit(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return commit(*args, **kwargs)
+                except (TryAgain, BackendError):
+                    retried[0] += 1
+                    raise
+
+            be.commit = counting_commit  # type: ignore[method-assign]
+            frozen: list[str] = []
+            for r in reqs:
+                if r["op"] == "lb_failover":
+                    with pytest.raises(OvnlbError):
+                        handle(d, r)
+                    continue
+                _freeze_and_kill_leader(cluster, lambda r=r: handle(d, r))
+                frozen.append(r["op"])
+                # The history so far, applied once each, is what the cluster holds.
+                done = [x for x in reqs[: reqs.index(r) + 1] if x["op"] != "lb_failover"]
+                assert canonical_dump(be.reader()) == expected_dump(done), r["op"]
+        finally:
+            be.close()
+        print(f"\n{len(frozen)} requests sent into a frozen cluster; {retried[0]} commits "
+              "had an unknown outcome and were retried")  # fmt: skip
+        assert set(frozen) | {"lb_failover"} == {r["op"] for r in reqs}
+        applied = [x for x in reqs if x["op"] != "lb_failover"]
+        assert server_dump(cluster.nb_remote) == expected_dump(applied)
     finally:
         cluster.stop()
 

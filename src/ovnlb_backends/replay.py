@@ -12,10 +12,12 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ovnlb_backends.actions import lrp_row, router_interface_event
 from ovnlb_backends.base import Backend
 from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_core import events as ev
 from ovnlb_core.dump import canonical_dump
-from ovnlb_core.errors import BackendError, OvnlbError
+from ovnlb_core.errors import BackendError, NotFoundError, OvnlbError
 from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.topology import subnets_from_neutron
@@ -38,13 +40,20 @@ def replay(doc: Mapping[str, Any], backend: Backend) -> Iterator[dict[str, Any]]
     yield {"index": -1, "nb": canonical_dump(backend.reader())}
     driver = OvnLbDriver(backend, subnets_from_neutron(doc["neutron"]["subnets"]), OctaviaView())
     for step in doc["steps"]:
+        request = step["request"]
+        # An NB event request: the agent receives the LRP row as it was before Neutron's
+        # writes (delete) or as they left it (create).
+        before = lrp_row(backend, request["logical_router_port"]) if _is_event(request) else None
         if step.get("nb_changes"):
             backend.apply_raw(step["nb_changes"])
         driver.view.apply_changes(step.get("octavia_changes") or {})
         error: str | None = None
         statuses: list[Any] = []
         try:
-            statuses = handle(driver, step["request"])
+            if _is_event(request):
+                statuses = _router_interface(driver, request, before)
+            else:
+                statuses = handle(driver, request)
         except BackendError:  # a failing backend is not an expected request error
             raise
         except OvnlbError as exc:
@@ -57,6 +66,33 @@ def replay(doc: Mapping[str, Any], backend: Backend) -> Iterator[dict[str, Any]]
             "statuses": statuses,
             "error": error,
         }
+
+
+ROUTER_INTERFACE_OPS = ("router_interface_add", "router_interface_remove")
+
+
+def _is_event(request: Mapping[str, Any]) -> bool:
+    return request.get("op") in ROUTER_INTERFACE_OPS
+
+
+def _router_interface(
+    driver: OvnLbDriver,
+    request: Mapping[str, Any],
+    before: tuple[str, dict[str, Any]] | None,
+) -> list[Any]:
+    """``router_interface_add``/``_remove`` (conformance-format 5.3): the
+    ``Logical_Router_Port`` create/delete event, through the watcher's event path."""
+    name = request["logical_router_port"]
+    if request["op"] == "router_interface_add":
+        found = lrp_row(driver.backend, name)
+        if found is None:
+            raise NotFoundError("router interface", name, "no Logical_Router_Port of that name")
+        change = ev.RowChange("Logical_Router_Port", found[0], None, found[1])
+    else:
+        if before is None:
+            raise NotFoundError("router interface", name, "no Logical_Router_Port of that name")
+        change = ev.RowChange("Logical_Router_Port", before[0], before[1], None)
+    return router_interface_event(driver.backend, change, driver.subnets, driver.view)
 
 
 def canon_status(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,8 @@ import ovs.jsonrpc
 import ovs.poller
 import ovs.stream
 
-from ovnlb_backends.base import BackendError, TryAgain
+from ovnlb_backends.actions import apply_action
+from ovnlb_backends.base import BackendError
 from ovnlb_backends.idl import IdlBackend, _fetch_schema, _split_remotes
 from ovnlb_core import events as ev
 from ovnlb_core.errors import OvnlbError
@@ -315,22 +316,18 @@ class Watcher:
                 log.exception("%s event for load balancer %s failed", action.kind, action.lb_id)
 
     def _apply(self, action: ev.LbAction) -> None:
-        for _attempt in range(self.max_attempts):
-            if not self.has_lock:
-                raise BackendError("lost the lock")
-            reader = self.backend.reader()
-            ap = ev.plan_action(reader, action, self.subnets, self.view)
-            try:
-                self.backend.commit(ap.plan, basis=ap.actual)
-            except TryAgain:
-                continue
-            changed = not ap.plan.is_empty()
-            statuses = list(ap.outcome.statuses) if (changed or action.report) else []
-            self.applied.append(Applied(action.kind, action.lb_id, changed, statuses))
-            for payload in statuses:
-                self._report(payload)
-            return
-        raise BackendError(f"{action.kind} for {action.lb_id}: gave up after retries")
+        # The same application as the replayer's (ovnlb_backends.actions), under the lock.
+        result = apply_action(
+            self.backend,
+            action,
+            self.subnets,
+            self.view,
+            max_attempts=self.max_attempts,
+            may_write=lambda: self.has_lock,
+        )
+        self.applied.append(Applied(action.kind, action.lb_id, result.changed, result.statuses))
+        for payload in result.statuses:
+            self._report(payload)
 
     def _report(self, payload: Payload) -> None:
         if self.on_status is None:

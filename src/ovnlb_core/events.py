@@ -47,7 +47,7 @@ from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, NatUpdate, Plan, diff
 from ovnlb_core.rows import find_lbs_by_mapping, lb_rowset
 from ovnlb_core.status import Payload
-from ovnlb_core.topology import DEVICE_OWNER_RI, Subnet, Topology, ovn_name
+from ovnlb_core.topology import DEVICE_OWNER_RI, Subnet, Topology, interface_cidrs, ovn_name
 from ovnlb_core.translate import bracket, translate, vip_list
 
 RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
@@ -200,7 +200,8 @@ def _is_gateway_lrp(lrp: Row) -> bool:
 
 
 def router_interfaces(topo: Topology, lr_name: str) -> list[tuple[str, tuple[str, ...]]]:
-    """``(switch name, CIDRs)`` of every router-interface (non-gateway) port of the router.
+    """``(switch name, CIDRs)`` of every router-interface (non-gateway) port of the router
+    (CIDRs: :func:`~ovnlb_core.topology.interface_cidrs`, the rule the request path uses).
 
     The switch is the LRP's ``neutron:network_name``, else the switch holding
     the LSP that names the LRP in ``options:router-port``.
@@ -217,8 +218,17 @@ def router_interfaces(topo: Topology, lr_name: str) -> list[tuple[str, tuple[str
         net = lrp.get("external_ids", {}).get("neutron:network_name")
         ls = ovn_name(net) if net else _switch_of_peer(topo, str(lrp.get("name", "")))
         if ls:
-            out.append((ls, tuple(lrp.get("networks", ()))))
+            out.append((ls, interface_cidrs(_peer_lsp(topo, str(lrp.get("name", ""))), lrp)))
     return out
+
+
+def _peer_lsp(topo: Topology, lrp_name: str) -> Row | None:
+    """The router-type LSP whose ``options:router-port`` names the LRP."""
+    peer = lrp_name[4:] if lrp_name.startswith("lrp-") else lrp_name
+    for _u, lsp in topo.nb.by_name("Logical_Switch_Port", peer):
+        if lsp.get("options", {}).get("router-port") == lrp_name:
+            return lsp
+    return None
 
 
 def _switch_of_peer(topo: Topology, lrp_name: str) -> str | None:
@@ -276,7 +286,7 @@ def _router_wanted(row: ProtocolRow, topo: Topology, lr: str, own: Sequence[str]
         return False
     addrs = _addresses(row)
     for ls, cidrs in router_interfaces(topo, lr):
-        if ls in own and (not cidrs or any(_in_cidrs(a, cidrs) for a in addrs)):
+        if ls in own and any(_in_cidrs(a, cidrs) for a in addrs):
             return True
     return False
 

@@ -130,6 +130,12 @@ def parse_row(
                 pairs = _json_pairs(value)
                 if any(not isinstance(v, int) or isinstance(v, bool) for _, v in pairs):
                     raise ValueError(f"{value!r} has a count that is not an integer")
+                # A count says how many reasons the LB has to be on the switch (spec 1.7):
+                # the provider deletes the key at zero, so only positive counts are valid.
+                # A foreign writer's -3 or 0 would otherwise be spread (a member delete
+                # dropping the switch early), not refused.
+                if any(v < 1 for _, v in pairs):
+                    raise ValueError(f"{value!r} has a count that is not a positive integer")
                 fields["ls_refs"] = tuple(pairs)
             elif key == t.KEY_MEMBER_STATUS:
                 known = None if cache is None else cache.parsed_status(row.uuid, value)

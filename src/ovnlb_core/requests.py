@@ -399,6 +399,7 @@ class _RowDraft:
         self._mappings: dict[str, str] | None = None
         self._pool: PoolState | None = None
         self._others: dict[str, dict[str, list[str]]] = {}
+        self._same: dict[str, dict[str, list[str]]] = {}
 
     # -- member statuses ---------------------------------------------------------------
 
@@ -502,19 +503,31 @@ class _RowDraft:
         self._mappings[bracket(e.address)] = f"{lsp.get('name')}:{bracket(src)}"
         return "ONLINE"
 
-    def hm_member_unmap(self, e: MemberEntry, pool_id: str) -> None:
-        """Remove a member's mapping unless another pool's monitored member shares its IP
-        (the other pools' members are indexed by address once per draft)."""
+    def hm_member_unmap(self, e: MemberEntry, pool_id: str, leaving: Collection[str] = ()) -> None:
+        """Remove a member's mapping unless another pool's monitored member shares its IP,
+        or an enabled, monitored (``ONLINE``/``ERROR``) member of the same pool that stays
+        does (``leaving``: ids removed by the same request). Members are indexed by address
+        once per draft."""
         others = self._others.get(pool_id)
         if others is None:
             others = self._others[pool_id] = {}
+            same: dict[str, list[str]] = {}
             for p in self.row.pools:
-                if p.id != pool_id:
-                    for m in p.members:
-                        others.setdefault(m.address, []).append(m.id)
+                index = same if p.id == pool_id else others
+                for m in p.members:
+                    index.setdefault(m.address, []).append(m.id)
+            self._same[pool_id] = same
         statuses = self.statuses()
         if any(
             statuses.get(mid, "NO_MONITOR") != "NO_MONITOR" for mid in others.get(e.address, ())
+        ):
+            return
+        # Idempotence: a member replaced by another at the same IP (other id or port) in one
+        # batch keeps the mapping its replacement needs; without this check the replacement
+        # was left without one, and only a second application of the batch restored it.
+        if any(
+            mid != e.id and mid not in leaving and statuses.get(mid) in ("ONLINE", "ERROR")
+            for mid in self._same[pool_id].get(e.address, ())
         ):
             return
         key = bracket(e.address)
@@ -810,10 +823,15 @@ def pool_update(ctx: Context, state: LoadBalancerState | None, upd: Update[Pool]
 
 
 def pool_delete(ctx: Context, state: LoadBalancerState | None, pool: Pool) -> Outcome:
-    """``pool_delete``: its health monitor and members first (each reported), then the pool.
+    """``pool_delete``: its health monitor and members first, then the pool.
+
+    As the reference's driver queues them (spec A.2): the monitor's payload, then **one**
+    ``member_delete`` payload for all the pool's members (the row's roll-up after all are
+    removed, ``members`` listing each ``DELETED``), then the pool's payload.
 
     Deviation B10: ``affinity_timeout`` stays while another pool of the row keeps session
-    persistence in Octavia's view.
+    persistence in Octavia's view. Deviation B51: a disabled pool's key going counts for the
+    empty-row clean-up like an enabled one's.
     """
     reports: list[Payload] = []
     nats: list[NatUpdate] = []
@@ -821,8 +839,10 @@ def pool_delete(ctx: Context, state: LoadBalancerState | None, pool: Pool) -> Ou
         out = hm_delete(ctx, state, pool.healthmonitor)
         state = out.state
         reports += out.statuses
-    for m in pool.members:
-        out = member_delete(ctx, state, attrs.evolve(m, pool_id=pool.id))
+    if pool.members:
+        out = _members_delete(
+            ctx, state, pool.id, [attrs.evolve(m, pool_id=pool.id) for m in pool.members]
+        )
         state = out.state
         reports += out.statuses
         nats += out.nat_updates
@@ -1016,6 +1036,7 @@ def _remove_members(
     has_hc = bool(row.health_checks)
     gone: set[int] = set()
     removed_ids = []
+    leaving = {m.id for m in members}
     for m in members:
         e = subnet_of.entry(m)
         i = index.by_text(e.text(), gone)
@@ -1029,7 +1050,7 @@ def _remove_members(
         # its own id).
         gone.update(j for j in index.positions(found.id) if pool.members[j] is found)
         if has_hc:
-            draft.hm_member_unmap(found, pool_id)
+            draft.hm_member_unmap(found, pool_id, leaving)
         subnet = topo.subnet(found.subnet_id)
         if subnet is not None:
             draft.disassociate_ls(topo, ovn_name(subnet.network_id))
@@ -1043,11 +1064,20 @@ def _remove_members(
 
 def member_delete(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
     """``member_delete``: remove the entry, uncount its switch; roll-up with the member DELETED."""
-    if state is None or member.pool_id is None or state.row_with_pool(member.pool_id) is None:
-        return Outcome(state, ({"members": [entry(member.id, DELETED)]},))
-    state, row, statuses = _remove_members(ctx, state, member.pool_id, [member])
+    return _members_delete(ctx, state, member.pool_id, [member])
+
+
+def _members_delete(
+    ctx: Context, state: LoadBalancerState | None, pool_id: str | None, members: Sequence[Member]
+) -> Outcome:
+    """One ``member_delete`` request for ``members`` (all of ``pool_id``): one roll-up
+    payload, computed after every member is removed, with each member ``DELETED``."""
+    deleted = [entry(m.id, DELETED) for m in members]
+    if state is None or pool_id is None or state.row_with_pool(pool_id) is None:
+        return Outcome(state, ({"members": deleted},))
+    state, row, statuses = _remove_members(ctx, state, pool_id, members)
     report = rollup(state.name, row, ctx.view, statuses=statuses, members=False)
-    report["members"] = [entry(member.id, DELETED)]
+    report["members"] = deleted
     return Outcome(state, (report,))
 
 
@@ -1156,6 +1186,8 @@ def _hm_options(hm: HealthMonitor) -> dict[str, str]:
 def _new_hc(
     row: ProtocolRow, hm: HealthMonitor, pool_id: str, vip: str, octavia_vip: str, taken: set[str]
 ) -> HealthCheckRow:
+    # The first free UUID of the (row, monitor, VIP) series: a row can hold a check whose
+    # UUID was derived for another row (a sync's fresh UUIDs), hence the search.
     n = 0
     while True:
         uuid = row_uuid(row.uuid, "hc", hm.id, octavia_vip, str(n))
@@ -1205,10 +1237,15 @@ def hm_create(ctx: Context, state: LoadBalancerState | None, hm: HealthMonitor) 
     port = _pool_port(row, pool.id)
     taken = {h.uuid for r in state.rows for h in r.health_checks}
     hcs = list(row.health_checks)
-    for vip in vip_list(row):
+    # Idempotence: a check of this monitor for a VIP (or FIP) the row already holds is the
+    # one an earlier application inserted (a retry after an unknown commit outcome, a
+    # repeated request): it is kept, not duplicated under the next free UUID.
+    have = {h.external_ids.get(HC_VIP) for h in hcs if h.external_ids.get(HC_HM) == hm.id}
+    fips = ([row.vip_fip] if row.vip_fip else []) + list(row.additional_vip_fips or ())
+    for vip in [*vip_list(row), *fips]:
+        if vip in have:
+            continue
         hcs.append(_new_hc(row, hm, pool.id, f"{bracket(vip)}:{port}" if port else "", vip, taken))
-    for fip in ([row.vip_fip] if row.vip_fip else []) + list(row.additional_vip_fips or ()):
-        hcs.append(_new_hc(row, hm, pool.id, f"{bracket(fip)}:{port}" if port else "", fip, taken))
     row = attrs.evolve(row, health_checks=tuple(hcs), healthmonitors=tuple(hms))
     statuses = row.statuses()  # as before the loop (the draft's copy changes in it)
     draft = _RowDraft(row)

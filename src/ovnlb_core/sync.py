@@ -21,8 +21,12 @@ NB already holds, so that a sync changes only what is wrong:
   ``octavia:healthmonitors``, ``neutron:additional_vip_fips``) keep their
   key order; new entries are appended, as the provider does;
 * a member's health (``ONLINE``, ``ERROR``, ``NO_MONITOR`` recorded by
-  health events) is kept while its pool's health monitor already existed in
-  NB and the member is enabled; a disabled member is always ``OFFLINE``;
+  health events or left by ``member_update``) is kept while its pool's health
+  monitor already existed in NB and the member is enabled; a disabled member
+  is always ``OFFLINE``;
+* ``selection_fields`` and ``affinity_timeout`` (one value per row, the last
+  pool written wins, B10) are kept when a history of requests could have
+  left them (see :func:`_selection_fields`, :func:`_affinity`);
 * external_ids keys and ``options`` keys ovnlb does not own are kept.
 
 Ownership (what a sync may delete). A ``Load_Balancer`` row belongs to the
@@ -47,9 +51,9 @@ import attrs
 
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import OvnlbError, RowParseError, SourceFormatError
-from ovnlb_core.model import LoadBalancerState, ProtocolRow
+from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader
-from ovnlb_core.octavia import LoadBalancer, OctaviaView
+from ovnlb_core.octavia import LoadBalancer, OctaviaView, Pool
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import (
     HealthCheckRow,
@@ -62,7 +66,7 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Subnet, Topology, subnets_from_neutron
-from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, row_uuid, translate
+from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, row_uuid, translate
 from ovnlb_core.viewcheck import check_view
 
 __all__ = [
@@ -510,8 +514,103 @@ def _fresh(uuid: str, taken: set[str], *parts: str) -> str:
     return uuid
 
 
-def harmonize(desired: LoadBalancerState, actual: LoadBalancerState | None) -> LoadBalancerState:
-    """``desired`` adjusted to the rows NB holds (see the module docstring)."""
+def _selection_fields(
+    desired: ProtocolRow, actual: ProtocolRow | None, algorithms: Mapping[str, str | None]
+) -> tuple[str, ...]:
+    """The row's ``selection_fields`` (spec 1.5, B10: one value per protocol row, the last
+    pool created or updated wins), as the request path leaves them.
+
+    A fresh create gives the fields of the row's last pool in Octavia's order, but the
+    request path gives those of whichever pool was written last, and keeps the fields of
+    a row whose last pool was deleted. So the actual value stays when a history of
+    requests could have given it: the fields of one of the row's pools, or, on a row
+    without pools, any value the requests write.
+    """
+    if actual is None or actual.selection_fields == desired.selection_fields:
+        return desired.selection_fields
+    if desired.pools:
+        allowed = {
+            SELECTION_FIELDS[algorithms[p.id]]
+            for p in desired.pools
+            if algorithms.get(p.id) in SELECTION_FIELDS
+        }
+    else:
+        allowed = set(SELECTION_FIELDS.values())
+    return (
+        actual.selection_fields if actual.selection_fields in allowed else desired.selection_fields
+    )
+
+
+def _affinity(
+    desired: ProtocolRow, actual: ProtocolRow | None, timeouts: Mapping[str, str | None]
+) -> str | None:
+    """The row's ``affinity_timeout`` as the request path leaves it (B7/B10: one value per
+    row, the last pool written wins; removing one pool's persistence removes it for the
+    row). When a pool of the row has session persistence in Octavia's view, the actual
+    value stays if it is absent or one of those pools' timeouts; otherwise it goes."""
+    want = desired.options.get(AFFINITY)
+    have = actual.options.get(AFFINITY) if actual is not None else None
+    allowed = {timeouts[p.id] for p in desired.pools if timeouts.get(p.id)}
+    if actual is not None and allowed and (have is None or have in allowed):
+        return have
+    return want
+
+
+def _unmonitored_pools(
+    d: ProtocolRow,
+    a: ProtocolRow | None,
+    pool_hm: Mapping[str, str | None],
+    statuses: dict[str, str],
+    health: Mapping[str, str],
+) -> dict[str, str]:
+    """Members of pools without a health monitor on a row that has health checks (another
+    pool's): the request path maps them and stores ONLINE/ERROR when they are added after
+    that monitor, NO_MONITOR and unmapped when added before it (spec 5.3: ``member_create``
+    looks at the row's ``health_check``). A fresh create gives one of the two, so the row's
+    own status and mapping stay for them (``statuses`` is updated); the mappings are
+    returned. Addresses that a monitored pool's member also uses keep the desired mapping.
+    """
+    mappings = dict(d.ip_port_mappings)
+    if a is None:
+        return mappings
+    if not d.health_checks:
+        # No check reads them: the request path leaves a member's mapping behind when a
+        # monitor goes while a member of another pool at the same IP is not NO_MONITOR
+        # (hm_delete's rule, spec 4.3); harmless, so not drift. Stray keys still go.
+        members = {bracket(m.address) for p in d.pools for m in p.members}
+        return {k: v for k, v in a.ip_port_mappings.items() if k in members} | mappings
+    needed = {bracket(m.address) for p in d.pools if p.id in pool_hm for m in p.members}
+    loose: set[str] = set()
+    for p in d.pools:
+        if p.id in pool_hm:
+            continue
+        for m in p.members:
+            if statuses.get(m.id) in HEALTH_STATUSES and health.get(m.id) in HEALTH_STATUSES:
+                statuses[m.id] = health[m.id]
+            loose.add(bracket(m.address))
+    for addr in loose - needed:
+        if addr in a.ip_port_mappings:
+            mappings[addr] = a.ip_port_mappings[addr]
+        else:
+            mappings.pop(addr, None)
+    return mappings
+
+
+def harmonize(
+    desired: LoadBalancerState,
+    actual: LoadBalancerState | None,
+    algorithms: Mapping[str, str | None] | None = None,
+    timeouts: Mapping[str, str | None] | None = None,
+) -> LoadBalancerState:
+    """``desired`` adjusted to the rows NB holds (see the module docstring).
+
+    ``algorithms``/``timeouts``: each pool's ``lb_algorithm`` and session-persistence
+    timeout (None: no persistence) in Octavia's view (see :func:`_selection_fields`,
+    :func:`_affinity`); without them the row's own values are kept only where no pool
+    could have given them.
+    """
+    algorithms = algorithms or {}
+    timeouts = timeouts or {}
     actual_rows = actual.rows if actual is not None else ()
     match = _match_rows(desired.rows, actual_rows)
     actual_hcs = [h for r in actual_rows for h in r.health_checks]
@@ -547,8 +646,15 @@ def harmonize(desired: LoadBalancerState, actual: LoadBalancerState | None) -> L
             if pool_hm.get(p.id) not in hms_before:
                 continue
             for m in p.members:
-                if statuses.get(m.id) == "ONLINE" and health.get(m.id) in HEALTH_STATUSES:
+                # ERROR too: a member that cannot be mapped is ERROR in a fresh create, but
+                # member_update enabling it stores ONLINE (spec 5.3): what the request path
+                # left is not drift.
+                if (
+                    statuses.get(m.id) in ("ONLINE", "ERROR")
+                    and health.get(m.id) in HEALTH_STATUSES
+                ):
                     statuses[m.id] = health[m.id]
+        mappings = _unmonitored_pools(d, a, pool_hm, statuses, health)
         member_status = tuple(statuses.items()) if d.member_status is not None else None
         pools = d.pools
         options = dict(d.options)
@@ -557,6 +663,10 @@ def harmonize(desired: LoadBalancerState, actual: LoadBalancerState | None) -> L
             pools = tuple(_pool_in_order(p, a) for p in d.pools)
             member_status = _ordered_pairs(a.member_status, member_status)
             options = {**{k: v for k, v in a.options.items() if k != AFFINITY}, **options}
+            affinity = _affinity(d, a, timeouts)
+            options.pop(AFFINITY, None)
+            if affinity is not None:
+                options[AFFINITY] = affinity
             extra = {**a.extra_ids, **extra}
         rows.append(
             attrs.evolve(
@@ -573,6 +683,8 @@ def harmonize(desired: LoadBalancerState, actual: LoadBalancerState | None) -> L
                 health_checks=tuple(hcs),
                 options=options,
                 extra_ids=extra,
+                selection_fields=_selection_fields(d, a, algorithms),
+                ip_port_mappings=mappings,
             )
         )
     return LoadBalancerState(desired.name, tuple(rows))
@@ -636,7 +748,15 @@ def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncActi
         fresh, nats = desired_state(lb, ctx)
     except OvnlbError as exc:
         return SyncAction(lb.id, ActionKind.ERROR, actual=actual, issues=texts, error=str(exc))
-    state = harmonize(fresh, current)
+    pools = [Pool.from_dict(p) for p in lb.data.get("pools") or ()]
+    algorithms = {p.id: p.lb_algorithm for p in pools}
+    timeouts = {
+        p.id: str(p.session_persistence.timeout)
+        if p.session_persistence is not None and p.session_persistence.timeout
+        else None
+        for p in pools
+    }
+    state = harmonize(fresh, current, algorithms, timeouts)
     desired = translate(state)
     plan = diff(actual, desired)
     if nats:

@@ -52,6 +52,24 @@ class Subnet:
             return False
 
 
+def interface_cidrs(lsp: Row | None, lrp: Row | None) -> tuple[str, ...]:
+    """The CIDRs a router interface serves: its LSP's ``neutron:cidrs``, or when the LSP
+    lacks them (a foreign writer, an older Neutron), the peer LRP's ``networks``.
+
+    The one rule for "which subnets does this interface connect", shared by the request
+    path and sync (:meth:`Topology.routers_of_subnet`) and the event handling
+    (:func:`ovnlb_core.events.router_interfaces`), so that they never disagree on such an
+    interface. The reference raises ``KeyError`` without the key on the request path
+    (spec 3.1) while its LRP event attaches the load balancer anyway (spec 3.6); the LRP's
+    ``networks`` is what OVN routes, so the interface is taken for what it connects.
+    """
+    ext = lsp.get("external_ids", {}) if lsp is not None else {}
+    cidrs = tuple(str(ext.get("neutron:cidrs", "")).split())
+    if cidrs or lrp is None:
+        return cidrs
+    return tuple(str(n) for n in lrp.get("networks", ()))
+
+
 def _same_network(cidr_text: str, subnet_cidr: str) -> bool:
     try:
         return ipaddress.ip_network(cidr_text, strict=False) == ipaddress.ip_network(
@@ -272,10 +290,12 @@ class Topology:
             ext = lsp.get("external_ids", {})
             if ext.get("neutron:device_owner") != DEVICE_OWNER_RI:
                 continue
-            cidrs = ext.get("neutron:cidrs", "").split()
+            lrp_name = lsp.get("options", {}).get("router-port", "")
+            lrps = self.nb.by_name("Logical_Router_Port", lrp_name) if lrp_name else []
+            cidrs = interface_cidrs(lsp, lrps[0][1] if lrps else None)
             if not any(_same_network(c, cidr) for c in cidrs):
                 continue
-            lr = self._router_of_lrp(lsp.get("options", {}).get("router-port", ""))
+            lr = self._router_of_lrp(lrp_name)
             if lr is not None and lr not in out:
                 out.append(lr)
         return out
