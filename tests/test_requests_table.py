@@ -625,23 +625,9 @@ def test_request_gives_the_spec_rows_and_statuses(case: Case) -> None:
     assert outcome.nat_updates == ()
 
 
-#: Known not idempotent (found by this table; requests.py is being reworked under issue 13):
-#: a second hm_create of the same health monitor inserts a second, identical
-#: Load_Balancer_Health_Check (the driver writes it too). strict: passes once fixed.
-_NOT_IDEMPOTENT = {"11.6 health_monitor_create"}
-
-
 @pytest.mark.parametrize(
     "case",
-    [
-        pytest.param(
-            c,
-            marks=pytest.mark.xfail(strict=True, reason="hm_create twice adds a second check"),
-        )
-        if c.name in _NOT_IDEMPOTENT
-        else c
-        for c in CASES
-    ],
+    CASES,
     ids=[c.name for c in CASES],
 )
 def test_request_applied_twice_changes_nothing_more(case: Case) -> None:
