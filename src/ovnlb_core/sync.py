@@ -68,6 +68,7 @@ from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Subnet, Topology, subnets_from_neutron
 from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, row_uuid, translate
 from ovnlb_core.viewcheck import check_view
+from ovnlb_core.viewdoc import items, members_by_pool, related_ids
 
 __all__ = [
     "ActionKind",
@@ -199,56 +200,6 @@ class DesiredLb:
         return v
 
 
-def _unwrap(obj: Any, singular: str) -> Any:
-    if isinstance(obj, Mapping) and len(obj) == 1 and isinstance(obj.get(singular), Mapping):
-        return obj[singular]
-    return obj
-
-
-def _items(doc: Mapping[str, Any], key: str, singular: str) -> list[Mapping[str, Any]]:
-    value = doc.get(key) or []
-    if isinstance(value, Mapping) and isinstance(value.get(key), list):
-        value = value[key]
-    if not isinstance(value, list):
-        raise SourceFormatError(f"{key!r} must be a list of objects")
-    out = []
-    for i, item in enumerate(value):
-        item = _unwrap(item, singular)
-        if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
-            raise SourceFormatError(f"{key}[{i}] must be an object with an 'id'")
-        out.append(item)
-    return out
-
-
-def _ids(value: Any) -> list[str]:
-    """Related ids as the API (``[{"id": ..}]``) or the CLI (``"id1\\nid2"``) prints them."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v for v in re.split(r"[\s,]+", value) if v]
-    if isinstance(value, Mapping):
-        return [str(value["id"])] if "id" in value else []
-    out: list[str] = []
-    if isinstance(value, list | tuple):
-        for v in value:
-            out += _ids(v)
-    return out
-
-
-def _members_by_pool(doc: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
-    raw = doc.get("members") or {}
-    out: dict[str, list[Mapping[str, Any]]] = {}
-    if isinstance(raw, Mapping):
-        for pool_id, members in raw.items():
-            out[str(pool_id)] = _items({"members": members}, "members", "member")
-    else:
-        for m in _items({"members": raw}, "members", "member"):
-            if not isinstance(m.get("pool_id"), str):
-                raise SourceFormatError(f"member {m['id']} names no 'pool_id'")
-            out.setdefault(str(m["pool_id"]), []).append(m)
-    return out
-
-
 def _bool(obj: Mapping[str, Any], key: str) -> Any:
     value = obj.get(key, True)
     return True if value is None else value
@@ -347,42 +298,41 @@ def view_from_api(doc: Mapping[str, Any]) -> tuple[list[DesiredLb], dict[str, Su
     if checked.fatal:
         raise SourceFormatError("; ".join(checked.fatal))
     try:
-        subnets = subnets_from_neutron(_items(neutron, "subnets", "subnet"))
+        subnets = subnets_from_neutron(items(neutron.get("subnets"), "subnets", "subnet"))
     except KeyError as exc:
         raise SourceFormatError(f"a subnet lacks {exc}") from None
-    fips = _items(
-        {"floatingips": neutron.get("floatingips", neutron.get("floating_ips"))},
-        "floatingips",
-        "floatingip",
+    fips = items(
+        neutron.get("floatingips", neutron.get("floating_ips")), "floatingips", "floatingip"
     )
-    ports = _items(neutron, "ports", "port")
-    listeners = _items(doc, "listeners", "listener")
-    pools = _items(doc, "pools", "pool")
-    hms = _items(doc, "healthmonitors", "healthmonitor")
-    members = _members_by_pool(doc)
+    ports = items(neutron.get("ports"), "ports", "port")
+    listeners = items(doc.get("listeners"), "listeners", "listener")
+    pools = items(doc.get("pools"), "pools", "pool")
+    hms = items(doc.get("healthmonitors"), "healthmonitors", "healthmonitor")
+    members = members_by_pool(doc)
     out: list[DesiredLb] = []
     seen: set[str] = set()
-    for lb in _items(doc, "loadbalancers", "loadbalancer"):
+    for lb in items(doc.get("loadbalancers"), "loadbalancers", "loadbalancer"):
         if lb.get("provider") not in (None, "ovn") or str(lb["id"]) in seen:
             continue
         lb_id = str(lb["id"])
         seen.add(lb_id)
-        lb_listeners = set(_ids(lb.get("listeners")))
-        lb_pools = set(_ids(lb.get("pools")))
+        lb_listeners = set(related_ids(lb.get("listeners")))
+        lb_pools = set(related_ids(lb.get("pools")))
         my_listeners = [
             li
             for li in listeners
-            if li["id"] in lb_listeners or lb_id in _ids(li.get("loadbalancers"))
+            if li["id"] in lb_listeners or lb_id in related_ids(li.get("loadbalancers"))
         ]
         my_pools = []
         for p in pools:
-            if p["id"] not in lb_pools and lb_id not in _ids(p.get("loadbalancers")):
+            if p["id"] not in lb_pools and lb_id not in related_ids(p.get("loadbalancers")):
                 continue
             hm = next(
                 (
                     h
                     for h in hms
-                    if p["id"] in _ids(h.get("pools")) or h["id"] == p.get("healthmonitor_id")
+                    if p["id"] in related_ids(h.get("pools"))
+                    or h["id"] == p.get("healthmonitor_id")
                 ),
                 None,
             )

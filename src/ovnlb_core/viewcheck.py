@@ -28,11 +28,12 @@ Pure and tolerant: malformed items are skipped here (the shape checks of
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
+
+from ovnlb_core.viewdoc import items, members_by_pool, related_ids
 
 __all__ = ["NEUTRON_KEYS", "TOP_LEVEL_KEYS", "ViewCheck", "check_view"]
 
@@ -76,49 +77,6 @@ def _unknown_keys(keys: Iterable[Any], known: frozenset[str], where: str) -> lis
     return out
 
 
-def _list(value: Any, key: str, singular: str) -> list[Mapping[str, Any]]:
-    """The objects of a list the way view_from_api reads it, skipping malformed items."""
-    if isinstance(value, Mapping) and isinstance(value.get(key), list):
-        value = value[key]
-    if not isinstance(value, list):
-        return []
-    out = []
-    for item in value:
-        if isinstance(item, Mapping) and len(item) == 1 and isinstance(item.get(singular), Mapping):
-            item = item[singular]
-        if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-            out.append(item)
-    return out
-
-
-def _ids(value: Any) -> list[str]:
-    """Related ids as the API (``[{"id": ..}]``) or the CLI (``"a\\nb"``) writes them."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [v for v in re.split(r"[\s,]+", value) if v]
-    if isinstance(value, Mapping):
-        return [str(value["id"])] if "id" in value else []
-    out: list[str] = []
-    if isinstance(value, list | tuple):
-        for v in value:
-            out += _ids(v)
-    return out
-
-
-def _members(doc: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
-    raw = doc.get("members") or {}
-    out: dict[str, list[Mapping[str, Any]]] = {}
-    if isinstance(raw, Mapping):
-        for pool_id, members in raw.items():
-            out[str(pool_id)] = _list(members, "members", "member")
-    else:
-        for m in _list(raw, "members", "member"):
-            if isinstance(m.get("pool_id"), str):
-                out.setdefault(str(m["pool_id"]), []).append(m)
-    return out
-
-
 def _some(ids: list[str], kind: str, what: str) -> str:
     """One warning for many objects (a filtered view can leave thousands)."""
     shown = ", ".join(ids[:3]) + (", ..." if len(ids) > 3 else "")
@@ -145,12 +103,17 @@ def check_view(doc: Mapping[str, Any]) -> ViewCheck:
     if fatal:
         return ViewCheck(fatal=tuple(fatal))
 
-    subnet_ids = {s["id"] for s in _list(neutron.get("subnets"), "subnets", "subnet")}
-    all_lbs = _list(doc.get("loadbalancers"), "loadbalancers", "loadbalancer")
-    listeners = {li["id"]: li for li in _list(doc.get("listeners"), "listeners", "listener")}
-    pools = {p["id"]: p for p in _list(doc.get("pools"), "pools", "pool")}
-    hms = {h["id"]: h for h in _list(doc.get("healthmonitors"), "healthmonitors", "healthmonitor")}
-    members = _members(doc)
+    subnet_ids = {s["id"] for s in items(neutron.get("subnets"), "subnets", "subnet", strict=False)}
+    all_lbs = items(doc.get("loadbalancers"), "loadbalancers", "loadbalancer", strict=False)
+    listeners = {
+        li["id"]: li for li in items(doc.get("listeners"), "listeners", "listener", strict=False)
+    }
+    pools = {p["id"]: p for p in items(doc.get("pools"), "pools", "pool", strict=False)}
+    hms = {
+        h["id"]: h
+        for h in items(doc.get("healthmonitors"), "healthmonitors", "healthmonitor", strict=False)
+    }
+    members = members_by_pool(doc, strict=False)
 
     errors: dict[str, list[str]] = {}
     warnings: list[str] = []
@@ -174,19 +137,19 @@ def check_view(doc: Mapping[str, Any]) -> ViewCheck:
     # Which load balancers each listener and pool belongs to (either side may say so).
     owners: dict[str, set[str]] = {}
     for lb in all_lbs:
-        for x in _ids(lb.get("listeners")) + _ids(lb.get("pools")):
+        for x in related_ids(lb.get("listeners")) + related_ids(lb.get("pools")):
             owners.setdefault(x, set()).add(str(lb["id"]))
     for obj in (*listeners.values(), *pools.values()):
-        for lb_id in _ids(obj.get("loadbalancers")):
+        for lb_id in related_ids(obj.get("loadbalancers")):
             owners.setdefault(obj["id"], set()).add(lb_id)
 
     for lb in ovn_lbs:
         lb_id = str(lb["id"])
         problems = errors.setdefault(lb_id, [])
-        for li_id in _ids(lb.get("listeners")):
+        for li_id in related_ids(lb.get("listeners")):
             if li_id not in listeners:
                 problems.append(f"listener {li_id} is listed but not in 'listeners'")
-        for pool_id in _ids(lb.get("pools")):
+        for pool_id in related_ids(lb.get("pools")):
             if pool_id not in pools:
                 problems.append(f"pool {pool_id} is listed but not in 'pools'")
         mine_li = [li for li in listeners.values() if lb_id in owners.get(li["id"], ())]
@@ -213,7 +176,7 @@ def check_view(doc: Mapping[str, Any]) -> ViewCheck:
                     f"({_proto(pool)}): protocols must match"
                 )
         for pool in mine_pools.values():
-            for li_id in _ids(pool.get("listeners")):
+            for li_id in related_ids(pool.get("listeners")):
                 if li_id not in listeners:
                     problems.append(f"pool {pool['id']}: listener {li_id} is not in 'listeners'")
             hm_id = pool.get("healthmonitor_id")
@@ -240,7 +203,7 @@ def check_view(doc: Mapping[str, Any]) -> ViewCheck:
     lost = [
         h["id"]
         for h in hms.values()
-        if h["id"] not in named_hms and not any(p in pools for p in _ids(h.get("pools")))
+        if h["id"] not in named_hms and not any(p in pools for p in related_ids(h.get("pools")))
     ]
     if lost:
         warnings.append(_some(lost, "healthmonitors", "belong to no pool of the view"))
