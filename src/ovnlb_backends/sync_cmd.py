@@ -31,9 +31,16 @@ from ovnlb_backends.sources import OctaviaSource, OpenStackSource, open_source
 from ovnlb_backends.sync import LbResult, SyncReport, plan_sync, run_sync
 from ovnlb_core.errors import CliError, RowParseError
 from ovnlb_core.parse import parse
-from ovnlb_core.plan import HealthCheckRow, LoadBalancerRow
 from ovnlb_core.rows import lb_names
-from ovnlb_core.sync import ActionKind, SyncAction, action_json, is_port_forwarding, rowset
+from ovnlb_core.sync import (
+    ActionKind,
+    SyncAction,
+    action_json,
+    hc_json,
+    is_port_forwarding,
+    row_json,
+    rowset,
+)
 from ovnlb_core.sync import show_json as lb_show_json
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -205,38 +212,15 @@ def _fmt(value: str | None) -> str:
     return "-" if value is None else json.dumps(value)
 
 
-def _row_columns(row: LoadBalancerRow) -> dict[str, Any]:
-    return {
-        "protocol": row.protocol,
-        "vips": dict(row.vips),
-        "external_ids": dict(row.external_ids),
-        "selection_fields": list(row.selection_fields),
-        "options": dict(row.options),
-        "ip_port_mappings": dict(row.ip_port_mappings),
-        "health_check": list(row.health_check),
-    }
-
-
-def _hc_columns(uuid: str, row: HealthCheckRow) -> dict[str, Any]:
-    return {
-        "uuid": uuid,
-        "vip": row.vip,
-        "options": dict(row.options),
-        "external_ids": dict(row.external_ids),
-    }
-
-
 def plan_json(action: SyncAction) -> dict[str, Any]:
     """:func:`~ovnlb_core.sync.action_json`, with the columns of the rows to be deleted."""
     d = action_json(action)
     d["rows"]["deleted"] = [
-        {**x, **_row_columns(action.actual.lbs[x["uuid"]])} if x["uuid"] in action.actual.lbs else x
+        {**x, **row_json(action.actual.lbs[x["uuid"]])} if x["uuid"] in action.actual.lbs else x
         for x in d["rows"]["deleted"]
     ]
     d["health_checks"]["deleted"] = [
-        _hc_columns(u, action.actual.health_checks[u])
-        if u in action.actual.health_checks
-        else {"uuid": u}
+        hc_json(action.actual.health_checks[u]) if u in action.actual.health_checks else {"uuid": u}
         for u in d["health_checks"]["deleted"]
     ]
     return d

@@ -79,10 +79,12 @@ __all__ = [
     "delete_action",
     "desired_state",
     "harmonize",
+    "hc_json",
     "is_owned",
     "is_port_forwarding",
     "orphan_names",
     "plan_all",
+    "row_json",
     "rowset",
     "sync_action",
     "view_from_api",
@@ -754,7 +756,8 @@ def _map_changes(old: Mapping[str, str], delta: MapDelta) -> list[dict[str, Any]
     return sorted(out, key=lambda c: c["key"])
 
 
-def _row_json(row: LoadBalancerRow) -> dict[str, Any]:
+def row_json(row: LoadBalancerRow) -> dict[str, Any]:
+    """A ``Load_Balancer`` row as JSON (every column, plus a label naming the protocol)."""
     return {
         "uuid": row.uuid,
         "label": _label(row),
@@ -768,7 +771,8 @@ def _row_json(row: LoadBalancerRow) -> dict[str, Any]:
     }
 
 
-def _hc_json(row: HealthCheckRow) -> dict[str, Any]:
+def hc_json(row: HealthCheckRow) -> dict[str, Any]:
+    """A ``Load_Balancer_Health_Check`` row as JSON."""
     return {
         "uuid": row.uuid,
         "vip": row.vip,
@@ -826,12 +830,12 @@ def action_json(action: SyncAction) -> dict[str, Any]:
         "error": action.error,
         "issues": list(action.issues),
         "rows": {
-            "created": [_row_json(r) for r in plan.lb_inserts],
+            "created": [row_json(r) for r in plan.lb_inserts],
             "deleted": [{"uuid": u, "label": labels.get(u)} for u in plan.lb_deletes],
             "updated": updated,
         },
         "health_checks": {
-            "created": [_hc_json(h) for h in plan.hc_inserts],
+            "created": [hc_json(h) for h in plan.hc_inserts],
             "deleted": list(plan.hc_deletes),
             "updated": hc_updated,
         },
