@@ -22,33 +22,22 @@ from typing import Any
 import attrs
 
 from ovnlb_backends.base import BACKOFF, Backend, Reader, commit_with_retry
+from ovnlb_core import events as ev
 from ovnlb_core import octavia as oc
 from ovnlb_core import requests as rq
 from ovnlb_core import validate
 from ovnlb_core.errors import NotFoundError, OvnlbError
 from ovnlb_core.errors import RetriesExhausted as RetriesExhausted
-from ovnlb_core.model import LoadBalancerState
 from ovnlb_core.pipeline import Planned, RequestFn, plan_request_in
 from ovnlb_core.status import Payload
 from ovnlb_core.topology import Subnet
-from ovnlb_core.translate import RowCache, bracket
+from ovnlb_core.translate import RowCache
 
 
 def _lb_of_pool_in(reader: Reader, pool_id: str) -> str | None:
     """The load balancer whose rows hold ``pool_<id>`` (either admin form), by index."""
     found = reader.load_balancers_with_external_id((f"pool_{pool_id}", f"pool_{pool_id}:D"))
     return str(found[0][1].get("name", "")) if found else None
-
-
-def _lbs_by_mapping(reader: Reader, key: str, value: str, protocol: str) -> list[str]:
-    """Load balancers with a row whose ``ip_port_mappings[key] == value`` on ``protocol``."""
-    out: list[str] = []
-    for _u, row in reader.load_balancers_with_mapping(key, value):
-        if row.get("protocol") == protocol:
-            name = str(row.get("name", ""))
-            if name not in out:
-                out.append(name)
-    return out
 
 
 @attrs.define
@@ -218,49 +207,19 @@ class OvnLbDriver:
         return []
 
     def member_health(self, events: Sequence[Mapping[str, Any]]) -> list[Payload]:
-        """SB ``Service_Monitor`` changes: one merged report per event that hit a member."""
+        """SB ``Service_Monitor`` changes: one merged report per event that hit a member.
+
+        The event's row is decoded by :func:`ovnlb_core.events.service_monitor_event`
+        and applied as the watcher applies it (:func:`~ovnlb_core.events.member_health_actions`),
+        one transaction per load balancer whose ``ip_port_mappings`` name the backend.
+        """
         out: list[Payload] = []
-        for ev in events:
-            row = ev["row"]
-            protocol = row.get("protocol") or "tcp"
-            if isinstance(protocol, list):
-                protocol = protocol[0] if protocol else "tcp"
-            status = row.get("status")
-            if isinstance(status, list):
-                status = status[0] if status else None
-            key = bracket(row["ip"])
-            value = f"{row['logical_port']}:{bracket(row['src_ip'])}"
+        for event in events:
+            deleted = event.get("type") == "delete"
+            decoded = ev.service_monitor_event(event["row"], deleted)
             collected: list[Payload] = []
-            for lb_id in _lbs_by_mapping(self.backend.reader(), key, value, protocol):
-                holder: list[Payload] = []
-
-                def fn(
-                    c: rq.Context,
-                    s: LoadBalancerState | None,
-                    holder: list[Payload] = holder,
-                    row: Mapping[str, Any] = row,
-                    status: Any = status,
-                    protocol: str = protocol,
-                    deleted: bool = ev.get("type") == "delete",
-                ) -> rq.Outcome:
-                    if s is None:
-                        return rq.Outcome(s)
-                    new, reports = rq.member_health(
-                        c,
-                        s,
-                        row["ip"],
-                        int(row["port"]),
-                        protocol,
-                        row["logical_port"],
-                        row["src_ip"],
-                        status,
-                        deleted,
-                    )
-                    holder[:] = reports
-                    return rq.Outcome(new)
-
-                self.run(lb_id, fn)
-                collected += holder
+            for action in ev.member_health_actions(self.backend.reader(), decoded):
+                collected += self.run(action.lb_id, action.fn).statuses
             if collected:
                 out.append(rq.merge_payloads(collected))
         return out
