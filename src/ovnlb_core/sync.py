@@ -903,12 +903,8 @@ def action_json(action: SyncAction) -> dict[str, Any]:
 
 # -- NB rows as Octavia would see them -------------------------------------------------------
 
-_HC_TO_HM = (
-    ("interval", "delay"),
-    ("timeout", "timeout"),
-    ("success_count", "max_retries"),
-    ("failure_count", "max_retries_down"),
-)
+#: NB health-check option -> Octavia health-monitor field: requests' table read backwards.
+_HC_TO_HM = tuple((option, field) for field, option in rq.HM_OPTIONS)
 
 
 def _int_or_text(value: str) -> int | str:
