@@ -20,7 +20,7 @@ import pytest
 
 from conftest import start_sandbox
 from ovnlb_backends import nbctl
-from ovnlb_backends.driver import OvnLbDriver, _RequestTopology, handle
+from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.nbctl import NbctlBackend
@@ -28,6 +28,7 @@ from ovnlb_backends.replay import load
 from ovnlb_backends.sandbox import OvnSandbox
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.nb import SCHEMA, NbSnapshot
+from ovnlb_core.pipeline import RequestTopology
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.topology import ScannedReader, Subnet, Topology, ovn_name, subnets_from_neutron
 
@@ -82,7 +83,7 @@ def test_request_topology_equals_topology(path: Path) -> None:
         rows = {t: dict(reader.rows(t)) for t in ("Logical_Switch_Port", "Logical_Router")}
         plain = _questions(Topology(_snapshot(reader), subnets), rows)  # type: ignore[arg-type]
         assert _questions(Topology(reader, subnets), rows) == plain  # type: ignore[arg-type]
-        memo = _RequestTopology(reader, subnets)
+        memo = RequestTopology(reader, subnets)
         # Twice: the second round is answered from the memo.
         assert _questions(memo, rows) == plain  # type: ignore[arg-type]
         assert _questions(memo, rows) == plain  # type: ignore[arg-type]

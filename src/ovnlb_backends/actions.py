@@ -1,9 +1,11 @@
 """Apply event actions (:class:`ovnlb_core.events.LbAction`) to a backend.
 
-The one place where an action becomes a transaction: read, plan with
-:func:`ovnlb_core.events.plan_action`, commit against the rows read, retry on
-TRY_AGAIN. The watcher (``ovnlb watch``) and the conformance replayer use it,
-so an NB change has one effect whichever of them sees it.
+An action is a request closure like the driver's: it goes through the same
+pipeline (:func:`ovnlb_core.events.plan_action`, i.e.
+:func:`ovnlb_core.pipeline.plan_request`) and the same retry loop
+(:func:`ovnlb_backends.base.commit_with_retry`). The watcher (``ovnlb watch``),
+the provider agent and the conformance replayer use it, so an NB change has
+one effect whichever of them sees it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ovnlb_backends.base import Backend, BackendError, TryAgain
+from ovnlb_backends.base import BACKOFF, Backend, BackendError, Reader, commit_with_retry
 from ovnlb_core import events as ev
 from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.status import Payload
@@ -37,27 +39,35 @@ def apply_action(
     view: OctaviaView | None = None,
     *,
     max_attempts: int = 10,
+    backoff: float = BACKOFF,
     may_write: Callable[[], bool] | None = None,
 ) -> ActionResult:
     """Apply ``action`` in one transaction (re-read and re-planned on TRY_AGAIN).
 
     ``may_write`` is asked before each attempt (the watcher's lock); when it says
     no, :class:`BackendError` is raised and nothing is written. The statuses are
-    those of the outcome when rows changed or the action always reports.
+    those of the outcome when rows changed or the action always reports. After
+    ``max_attempts``: :class:`~ovnlb_core.errors.RetriesExhausted`.
     """
-    for _attempt in range(max_attempts):
+
+    def check(_attempt: int) -> None:
         if may_write is not None and not may_write():
             raise BackendError("lost the lock")
-        reader = backend.reader()
-        ap = ev.plan_action(reader, action, subnets, view)
-        try:
-            backend.commit(ap.plan, basis=ap.actual)
-        except TryAgain:
-            continue
-        changed = not ap.plan.is_empty()
-        statuses = tuple(ap.outcome.statuses) if (changed or action.report) else ()
-        return ActionResult(changed, statuses)
-    raise BackendError(f"{action.kind} for {action.lb_id}: gave up after retries")
+
+    def plan(reader: Reader) -> ev.ActionPlan:
+        return ev.plan_action(reader, action, subnets, view)
+
+    ap, _ = commit_with_retry(
+        backend,
+        plan,
+        what=f"{action.kind} for load balancer {action.lb_id}",
+        max_attempts=max_attempts,
+        backoff=backoff,
+        before=check,
+    )
+    changed = not ap.plan.is_empty()
+    statuses = tuple(ap.outcome.statuses) if (changed or action.report) else ()
+    return ActionResult(changed, statuses)
 
 
 def router_interface_event(

@@ -1,102 +1,43 @@
-"""Run Octavia requests against a backend: read -> parse -> request -> translate -> plan -> apply.
+"""Run Octavia requests against a backend: one straight path from a request to its commit.
 
-:class:`OvnLbDriver` is the I/O shell around the pure core. Every request
-is one transaction per load balancer it touches; on :class:`TryAgain` it
-re-reads, re-plans and re-applies, so a transaction that did commit before
-the connection dropped plans to nothing the second time.
+:class:`OvnLbDriver` is the I/O shell around the pure core. A member create::
+
+    OvnLbDriver.member_create(member)            validate the fields (octavia.py)
+      -> _lb_of_pool(pool_id)                    which load balancer (Octavia's view, else an index)
+      -> run(lb_id, fn)                          one transaction
+         commit_with_retry(backend, plan, ...)   ovnlb_backends/base.py: the one retry loop
+           plan_request_in(reader, lb_id, fn)    ovnlb_core/pipeline.py: read -> parse ->
+                                                 requests.member_create -> translate -> diff
+           backend.commit(plan, basis=actual)    TryAgain: back off, re-read, re-plan
+
+so a transaction that did commit before the connection dropped plans to
+nothing the second time.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from ovnlb_backends.base import Backend, Reader, TryAgain
+from ovnlb_backends.base import BACKOFF, Backend, Reader, commit_with_retry
+from ovnlb_core import events as ev
 from ovnlb_core import octavia as oc
 from ovnlb_core import requests as rq
 from ovnlb_core import validate
 from ovnlb_core.errors import NotFoundError, OvnlbError
 from ovnlb_core.errors import RetriesExhausted as RetriesExhausted
-from ovnlb_core.model import LoadBalancerState
-from ovnlb_core.parse import parse
-from ovnlb_core.plan import LbRowSet, Plan, diff
-from ovnlb_core.rows import lb_rowset
+from ovnlb_core.pipeline import Planned, RequestFn, plan_request_in
 from ovnlb_core.status import Payload
-from ovnlb_core.topology import Subnet, Topology
-from ovnlb_core.translate import RowCache, bracket, translate
-
-RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
-
-
-_NO_VALUE: Any = object()
-
-
-@attrs.frozen
-class _RequestTopology(Topology):
-    """A :class:`Topology` that remembers its answers for the duration of one request.
-
-    A request reads one unchanging view (the backend changes only in
-    ``commit``), so every answer stays right while it runs; a batch of 10k
-    members then asks each topology question once, not 10k times. Lists are
-    returned as fresh copies.
-    """
-
-    _memo: dict[tuple[Any, ...], Any] = attrs.field(factory=dict, init=False, eq=False)
-
-    def _cached(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-        value = self._memo.get(key, _NO_VALUE)
-        if value is _NO_VALUE:
-            value = self._memo[key] = compute()
-        return list(value) if isinstance(value, list) else value
-
-    def switch(self, ls_name: str) -> tuple[str, Any] | None:
-        return self._cached(("switch", ls_name), lambda: Topology.switch(self, ls_name))  # type: ignore[no-any-return]
-
-    def routers_of_subnet(self, ls_name: str, cidr: str) -> list[str]:
-        return self._cached(  # type: ignore[no-any-return]
-            ("routers_of_subnet", ls_name, cidr),
-            lambda: Topology.routers_of_subnet(self, ls_name, cidr),
-        )
-
-    def router_exists(self, lr_name: str) -> bool:
-        return self._cached(  # type: ignore[no-any-return]
-            ("router_exists", lr_name), lambda: Topology.router_exists(self, lr_name)
-        )
-
-    def switches_of_router(self, lr_name: str, ip_version: int) -> list[str]:
-        return self._cached(  # type: ignore[no-any-return]
-            ("switches_of_router", lr_name, ip_version),
-            lambda: Topology.switches_of_router(self, lr_name, ip_version),
-        )
-
-    def hm_source_ip(self, subnet_id: str) -> str | None:
-        return self._cached(  # type: ignore[no-any-return]
-            ("hm_source_ip", subnet_id), lambda: Topology.hm_source_ip(self, subnet_id)
-        )
-
-    # member_port and nats_of_port are index lookups of the reader (O(rows returned)):
-    # nothing to remember.
+from ovnlb_core.topology import Subnet
+from ovnlb_core.translate import RowCache
 
 
 def _lb_of_pool_in(reader: Reader, pool_id: str) -> str | None:
     """The load balancer whose rows hold ``pool_<id>`` (either admin form), by index."""
     found = reader.load_balancers_with_external_id((f"pool_{pool_id}", f"pool_{pool_id}:D"))
     return str(found[0][1].get("name", "")) if found else None
-
-
-def _lbs_by_mapping(reader: Reader, key: str, value: str, protocol: str) -> list[str]:
-    """Load balancers with a row whose ``ip_port_mappings[key] == value`` on ``protocol``."""
-    out: list[str] = []
-    for _u, row in reader.load_balancers_with_mapping(key, value):
-        if row.get("protocol") == protocol:
-            name = str(row.get("name", ""))
-            if name not in out:
-                out.append(name)
-    return out
 
 
 @attrs.define
@@ -107,9 +48,9 @@ class OvnLbDriver:
     subnets: Mapping[str, Subnet] = attrs.field(factory=dict)
     view: oc.OctaviaView = attrs.field(factory=oc.OctaviaView)
     max_attempts: int = 10
-    #: First retry waits up to this long (seconds), doubling per attempt up to 0.25 s:
-    #: randomised backoff keeps two writers of one row from failing each other forever.
-    backoff: float = 0.005
+    #: First retry waits up to this long (seconds), doubling per attempt
+    #: (see :func:`~ovnlb_backends.base.commit_with_retry`).
+    backoff: float = BACKOFF
     #: Parsed and translated long strings kept between requests (results are the same
     #: without it; see :class:`~ovnlb_core.translate.RowCache`).
     cache: RowCache = attrs.field(factory=RowCache, eq=False, repr=False)
@@ -118,28 +59,18 @@ class OvnLbDriver:
 
     def run(self, lb_id: str, fn: RequestFn) -> rq.Outcome:
         """Apply ``fn`` to load balancer ``lb_id`` in one transaction (retried on TryAgain)."""
-        for attempt in range(self.max_attempts):
-            if attempt:
-                time.sleep(random.uniform(0, min(0.25, self.backoff * 2**attempt)))
-            reader = self.backend.reader()
-            actual = lb_rowset(reader, lb_id)
-            state = parse(lb_id, actual, cache=self.cache) if actual.lbs else None
-            ctx = rq.Context(_RequestTopology(reader, self.subnets), self.view)
-            outcome = fn(ctx, state)
-            desired = (
-                translate(outcome.state, cache=self.cache)
-                if outcome.state is not None
-                else LbRowSet()
-            )
-            plan = diff(actual, desired)
-            if outcome.nat_updates:
-                plan = plan + Plan(nat_updates=outcome.nat_updates)
-            try:
-                self.backend.commit(plan, basis=actual)
-            except TryAgain:
-                continue
-            return outcome
-        raise RetriesExhausted(f"load balancer {lb_id}: gave up after {self.max_attempts} tries")
+
+        def plan(reader: Reader) -> Planned:
+            return plan_request_in(reader, lb_id, fn, self.subnets, self.view, cache=self.cache)
+
+        planned, _ = commit_with_retry(
+            self.backend,
+            plan,
+            what=f"load balancer {lb_id}",
+            max_attempts=self.max_attempts,
+            backoff=self.backoff,
+        )
+        return planned.outcome
 
     def _lb_of_pool(self, pool_id: str | None) -> str:
         if pool_id is None:
@@ -276,49 +207,19 @@ class OvnLbDriver:
         return []
 
     def member_health(self, events: Sequence[Mapping[str, Any]]) -> list[Payload]:
-        """SB ``Service_Monitor`` changes: one merged report per event that hit a member."""
+        """SB ``Service_Monitor`` changes: one merged report per event that hit a member.
+
+        The event's row is decoded by :func:`ovnlb_core.events.service_monitor_event`
+        and applied as the watcher applies it (:func:`~ovnlb_core.events.member_health_actions`),
+        one transaction per load balancer whose ``ip_port_mappings`` name the backend.
+        """
         out: list[Payload] = []
-        for ev in events:
-            row = ev["row"]
-            protocol = row.get("protocol") or "tcp"
-            if isinstance(protocol, list):
-                protocol = protocol[0] if protocol else "tcp"
-            status = row.get("status")
-            if isinstance(status, list):
-                status = status[0] if status else None
-            key = bracket(row["ip"])
-            value = f"{row['logical_port']}:{bracket(row['src_ip'])}"
+        for event in events:
+            deleted = event.get("type") == "delete"
+            decoded = ev.service_monitor_event(event["row"], deleted)
             collected: list[Payload] = []
-            for lb_id in _lbs_by_mapping(self.backend.reader(), key, value, protocol):
-                holder: list[Payload] = []
-
-                def fn(
-                    c: rq.Context,
-                    s: LoadBalancerState | None,
-                    holder: list[Payload] = holder,
-                    row: Mapping[str, Any] = row,
-                    status: Any = status,
-                    protocol: str = protocol,
-                    deleted: bool = ev.get("type") == "delete",
-                ) -> rq.Outcome:
-                    if s is None:
-                        return rq.Outcome(s)
-                    new, reports = rq.member_health(
-                        c,
-                        s,
-                        row["ip"],
-                        int(row["port"]),
-                        protocol,
-                        row["logical_port"],
-                        row["src_ip"],
-                        status,
-                        deleted,
-                    )
-                    holder[:] = reports
-                    return rq.Outcome(new)
-
-                self.run(lb_id, fn)
-                collected += holder
+            for action in ev.member_health_actions(self.backend.reader(), decoded):
+                collected += self.run(action.lb_id, action.fn).statuses
             if collected:
                 out.append(rq.merge_payloads(collected))
         return out

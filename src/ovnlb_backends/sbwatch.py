@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 import attrs
 
+from ovnlb_core.events import service_monitor_event
+
 EventType = Literal["update", "delete"]
 
 
@@ -99,18 +101,21 @@ def parse_sbctl_json(text: str) -> list[ServiceMonitor]:
 
 
 def to_event(mon: ServiceMonitor, event_type: EventType = "update") -> dict[str, Any]:
-    """One ``member_health`` event for ``mon`` (``delete``: the row went away)."""
-    return {
-        "type": event_type,
-        "row": {
-            "ip": mon.ip,
-            "port": mon.port,
-            "protocol": mon.protocol,
-            "logical_port": mon.logical_port,
-            "src_ip": mon.src_ip,
-            "status": mon.status,
-        },
+    """One ``member_health`` event for ``mon`` (``delete``: the row went away).
+
+    Shaped by :func:`ovnlb_core.events.service_monitor_event`, the one decoder of
+    Service_Monitor rows (the watcher's and the driver's): a row without a
+    protocol is ``tcp``, ovn-northd's default.
+    """
+    row = {
+        "ip": mon.ip,
+        "port": mon.port,
+        "protocol": mon.protocol,
+        "logical_port": mon.logical_port,
+        "src_ip": mon.src_ip,
+        "status": mon.status,
     }
+    return service_monitor_event(row, deleted=event_type == "delete")
 
 
 def to_events(

@@ -2,10 +2,12 @@
 
 :func:`plan_sync` computes every load balancer's :class:`~ovnlb_core.sync.SyncAction`
 from one read view. :func:`run_sync` applies them one load balancer at a
-time, **one transaction per load balancer**: read its rows, plan, commit
-with the rows read as basis; on :class:`~ovnlb_backends.base.TryAgain`
-(a concurrent writer, a reconnect) it re-reads and re-plans, so a
-transaction that did commit plans to nothing the second time. Interrupting
+time, **one transaction per load balancer**, through the retry loop every
+request takes (:func:`~ovnlb_backends.base.commit_with_retry`): read its
+rows, plan, commit with the rows read as basis; on
+:class:`~ovnlb_backends.base.TryAgain` (a concurrent writer, a reconnect)
+back off, re-read and re-plan, so a transaction that did commit plans to
+nothing the second time. Interrupting
 a run leaves every load balancer either done or untouched; rerunning it
 finishes the job.
 """
@@ -18,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from ovnlb_backends.base import Backend, BackendError, TryAgain
-from ovnlb_core.errors import SyncRefused
+from ovnlb_backends.base import Backend, BackendError, Reader, commit_with_retry
+from ovnlb_core.errors import RetriesExhausted, SyncRefused
+from ovnlb_core.pipeline import RequestTopology
 from ovnlb_core.sync import (
     ActionKind,
     DesiredLb,
@@ -30,7 +33,7 @@ from ovnlb_core.sync import (
     rowset,
     sync_action,
 )
-from ovnlb_core.topology import Subnet, Topology
+from ovnlb_core.topology import Subnet
 
 __all__ = [
     "LbResult",
@@ -136,29 +139,39 @@ def _one(
     max_attempts: int,
     watch: _NbWatch | None = None,
 ) -> LbResult:
-    action: SyncAction | None = None
-    for attempt in range(1, max_attempts + 1):
+    last: list[SyncAction] = []  # the action of the latest attempt, for the failure results
+    tries = [0]
+    lost = BackendError("NB database out of reach")
+
+    def before(attempt: int) -> None:
+        tries[0] = attempt
         if watch is not None and attempt > 1 and watch.expired():
-            assert action is not None
-            return LbResult(action, False, attempt, "NB database out of reach", nb_failure=True)
-        reader = backend.reader()
+            raise lost
+
+    def plan(reader: Reader) -> SyncAction:
+        last.clear()  # a read that fails leaves no action: run_sync reports it
         if lb is None:
             action = delete_action(name, rowset(reader, name, owned_only=True))
         else:
-            action = sync_action(lb, rowset(reader, name), Topology(reader, subnets))
-        if action.kind in (ActionKind.IN_SYNC, ActionKind.ERROR):
-            return LbResult(action, False, attempt, action.error)
-        try:
-            backend.commit(action.plan, basis=action.actual)
-        except TryAgain:
-            continue
-        except BackendError as exc:
-            return LbResult(action, False, attempt, f"{type(exc).__name__}: {exc}", nb_failure=True)
-        return LbResult(action, True, attempt)
-    assert action is not None
-    return LbResult(
-        action, False, max_attempts, f"gave up after {max_attempts} attempts", nb_failure=True
-    )
+            action = sync_action(lb, rowset(reader, name), RequestTopology(reader, subnets))
+        last[:] = [action]
+        return action
+
+    try:
+        action, attempt = commit_with_retry(
+            backend, plan, what=f"load balancer {name}", max_attempts=max_attempts, before=before
+        )
+    except RetriesExhausted as exc:
+        return LbResult(last[0], False, max_attempts, str(exc), nb_failure=True)
+    except BackendError as exc:
+        if exc is lost:
+            return LbResult(last[0], False, tries[0], str(exc), nb_failure=True)
+        if not last:
+            raise
+        return LbResult(last[0], False, tries[0], f"{type(exc).__name__}: {exc}", nb_failure=True)
+    if action.kind in (ActionKind.IN_SYNC, ActionKind.ERROR):
+        return LbResult(action, False, attempt, action.error)
+    return LbResult(action, True, attempt)
 
 
 def deletion_limit(

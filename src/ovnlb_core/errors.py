@@ -121,8 +121,13 @@ class TryAgain(BackendError):
     """
 
 
-class RetriesExhausted(OvnlbError):
-    """The NB database kept changing under the request; nothing more was retried."""
+class RetriesExhausted(BackendError):
+    """The NB database kept changing under the request; nothing more was retried.
+
+    The one "gave up" of the retry loop (``ovnlb_backends.base.commit_with_retry``)
+    that the driver, the event application and sync share. A :class:`BackendError`:
+    like a lost connection, the request may succeed when run again.
+    """
 
 
 class SyncRefused(OvnlbError):

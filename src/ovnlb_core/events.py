@@ -34,7 +34,7 @@ Deviations from the reference (spec section 10):
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -43,14 +43,13 @@ from ovnlb_core import requests as rq
 from ovnlb_core.model import LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader, Row
 from ovnlb_core.octavia import OctaviaView
-from ovnlb_core.parse import parse
-from ovnlb_core.plan import LbRowSet, NatUpdate, Plan, diff
-from ovnlb_core.rows import find_lbs_by_mapping, lb_rowset
+from ovnlb_core.pipeline import RequestFn, plan_request_in
+from ovnlb_core.plan import LbRowSet, NatUpdate, Plan
+from ovnlb_core.rows import find_lbs_by_mapping
 from ovnlb_core.status import Payload
 from ovnlb_core.topology import DEVICE_OWNER_RI, Subnet, Topology, interface_cidrs, ovn_name
-from ovnlb_core.translate import bracket, translate, vip_list
+from ovnlb_core.translate import bracket, vip_list
 
-RequestFn = Callable[[rq.Context, LoadBalancerState | None], rq.Outcome]
 Kind = Literal["router_interface", "vip_fip", "member_fip", "member_health", "catch_up"]
 
 VIP_PORT_PREFIX = "ovn-lb-vip-"
@@ -108,18 +107,13 @@ def plan_action(
     subnets: Mapping[str, Subnet] | None = None,
     view: OctaviaView | None = None,
 ) -> ActionPlan:
-    """The plan of ``action`` against the rows ``reader`` shows (one transaction)."""
-    actual = lb_rowset(reader, action.lb_id)
-    state = parse(action.lb_id, actual) if actual.lbs else None
-    ctx = rq.Context(Topology(reader, dict(subnets or {})), view or OctaviaView())
-    outcome = action.fn(ctx, state)
-    if state is None:
-        return ActionPlan(actual, Plan(), outcome)
-    desired = translate(outcome.state) if outcome.state is not None else LbRowSet()
-    plan = diff(actual, desired)
-    if outcome.nat_updates:
-        plan = plan + Plan(nat_updates=outcome.nat_updates)
-    return ActionPlan(actual, plan, outcome)
+    """The plan of ``action`` against the rows ``reader`` shows (one transaction).
+
+    The request pipeline of every request (:func:`ovnlb_core.pipeline.plan_request_in`);
+    a load balancer gone meanwhile gets no rows written.
+    """
+    p = plan_request_in(reader, action.lb_id, action.fn, subnets, view, needs_rows=True)
+    return ActionPlan(p.actual, p.plan, p.outcome)
 
 
 def _compose(*fns: RequestFn) -> RequestFn:

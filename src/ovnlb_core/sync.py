@@ -54,7 +54,7 @@ from ovnlb_core.errors import OvnlbError, RowParseError, SourceFormatError
 from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader
 from ovnlb_core.octavia import LoadBalancer, OctaviaView, Pool
-from ovnlb_core.parse import parse
+from ovnlb_core.pipeline import plan_request
 from ovnlb_core.plan import (
     HealthCheckRow,
     LbRowSet,
@@ -66,7 +66,7 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Subnet, Topology, subnets_from_neutron
-from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, row_uuid, translate
+from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, row_uuid
 from ovnlb_core.viewcheck import check_view
 from ovnlb_core.viewdoc import items, members_by_pool, related_ids
 
@@ -689,35 +689,39 @@ class SyncAction:
 
 
 def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncAction:
-    """The action that makes ``actual`` (this LB's rows) match Octavia's ``lb``."""
+    """The action that makes ``actual`` (this LB's rows) match Octavia's ``lb``.
+
+    The request pipeline of every request (:func:`ovnlb_core.pipeline.plan_request`)
+    with, as the request, "Octavia's view of this load balancer, harmonised with
+    the rows" (:func:`desired_state`, :func:`harmonize`).
+    """
     if lb.problems:
         return SyncAction(lb.id, ActionKind.ERROR, actual=actual, error="; ".join(lb.problems))
     issues: list[RowParseError] = []
-    current = parse(lb.id, actual, issues) if actual.lbs else None
-    ctx = rq.Context(topology, lb.view())
-    texts = tuple(str(i) for i in issues)
-    try:
+
+    def request(ctx: rq.Context, current: LoadBalancerState | None) -> rq.Outcome:
         fresh, nats = desired_state(lb, ctx)
+        pools = [Pool.from_dict(p) for p in lb.data.get("pools") or ()]
+        algorithms = {p.id: p.lb_algorithm for p in pools}
+        timeouts = {
+            p.id: str(p.session_persistence.timeout)
+            if p.session_persistence is not None and p.session_persistence.timeout
+            else None
+            for p in pools
+        }
+        return rq.Outcome(harmonize(fresh, current, algorithms, timeouts), (), tuple(nats))
+
+    try:
+        p = plan_request(rq.Context(topology, lb.view()), lb.id, actual, request, issues=issues)
     except OvnlbError as exc:
+        texts = tuple(str(i) for i in issues)
         return SyncAction(lb.id, ActionKind.ERROR, actual=actual, issues=texts, error=str(exc))
-    pools = [Pool.from_dict(p) for p in lb.data.get("pools") or ()]
-    algorithms = {p.id: p.lb_algorithm for p in pools}
-    timeouts = {
-        p.id: str(p.session_persistence.timeout)
-        if p.session_persistence is not None and p.session_persistence.timeout
-        else None
-        for p in pools
-    }
-    state = harmonize(fresh, current, algorithms, timeouts)
-    desired = translate(state)
-    plan = diff(actual, desired)
-    if nats:
-        plan = plan + Plan(nat_updates=nats)
-    if plan.is_empty():
+    texts = tuple(str(i) for i in issues)
+    if p.plan.is_empty():
         kind = ActionKind.IN_SYNC
     else:
         kind = ActionKind.UPDATE if actual.lbs else ActionKind.CREATE
-    return SyncAction(lb.id, kind, plan, actual, desired, texts)
+    return SyncAction(lb.id, kind, p.plan, p.actual, p.desired, texts)
 
 
 def delete_action(name: str, actual: LbRowSet) -> SyncAction:
@@ -853,12 +857,8 @@ def action_json(action: SyncAction) -> dict[str, Any]:
 
 # -- NB rows as Octavia would see them -------------------------------------------------------
 
-_HC_TO_HM = (
-    ("interval", "delay"),
-    ("timeout", "timeout"),
-    ("success_count", "max_retries"),
-    ("failure_count", "max_retries_down"),
-)
+#: NB health-check option -> Octavia health-monitor field: requests' table read backwards.
+_HC_TO_HM = tuple((option, field) for field, option in rq.HM_OPTIONS)
 
 
 def _int_or_text(value: str) -> int | str:
