@@ -43,15 +43,15 @@ def replay(doc: Mapping[str, Any], backend: Backend) -> Iterator[dict[str, Any]]
         request = step["request"]
         # An NB event request: the agent receives the LRP row as it was before Neutron's
         # writes (delete) or as they left it (create).
-        before = lrp_row(backend, request["logical_router_port"]) if _is_event(request) else None
+        before = lrp_row(backend, request["logical_router_port"]) if is_event(request) else None
         if step.get("nb_changes"):
             backend.apply_raw(step["nb_changes"])
         driver.view.apply_changes(step.get("octavia_changes") or {})
         error: str | None = None
         statuses: list[Any] = []
         try:
-            if _is_event(request):
-                statuses = _router_interface(driver, request, before)
+            if is_event(request):
+                statuses = router_interface(driver, request, before)
             else:
                 statuses = handle(driver, request)
         except BackendError:  # a failing backend is not an expected request error
@@ -71,11 +71,12 @@ def replay(doc: Mapping[str, Any], backend: Backend) -> Iterator[dict[str, Any]]
 ROUTER_INTERFACE_OPS = ("router_interface_add", "router_interface_remove")
 
 
-def _is_event(request: Mapping[str, Any]) -> bool:
+def is_event(request: Mapping[str, Any]) -> bool:
+    """True for a request that is an NB event the agent handles (router interfaces)."""
     return request.get("op") in ROUTER_INTERFACE_OPS
 
 
-def _router_interface(
+def router_interface(
     driver: OvnLbDriver,
     request: Mapping[str, Any],
     before: tuple[str, dict[str, Any]] | None,

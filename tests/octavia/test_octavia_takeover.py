@@ -22,9 +22,10 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_stub import OctaviaRecorder
 
 from conftest import start_sandbox
+from ovnlb_backends.actions import lrp_row
 from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.idl import IdlBackend
-from ovnlb_backends.replay import compare, load, replay
+from ovnlb_backends.replay import compare, is_event, load, replay, router_interface
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.topology import subnets_from_neutron
@@ -101,12 +102,14 @@ def test_switch_to_ovnlb_midway_keeps_the_reference_rows(tmp_path: Path, path: P
         )
         div = doc.get("diverged_after")
         for step in steps[half:]:
+            req = step["request"]
+            # A router-interface event (the agent's): the LRP as it was before Neutron's writes.
+            before = lrp_row(writer, req["logical_router_port"]) if is_event(req) else None
             if step.get("nb_changes"):
                 writer.apply_raw(step["nb_changes"])
                 neutron.adopt({}, writer.reader().rows("Logical_Switch_Port"))
             agent_driver.view.apply_changes(step.get("octavia_changes") or {})
             rejected = step["expect"].get("rejected") is not None
-            req = step["request"]
             if rejected:
                 # The API answers with the provider's refusal; Octavia rolls back.
                 with pytest.raises((lib_exc.UnsupportedOptionError, lib_exc.DriverError)):
@@ -114,7 +117,9 @@ def test_switch_to_ovnlb_midway_keeps_the_reference_rows(tmp_path: Path, path: P
                 by_provider = True
             else:
                 by_provider = _provider_call(provider, octavia, req)
-                if not by_provider:
+                if not by_provider and is_event(req):
+                    router_interface(agent_driver, req, before)
+                elif not by_provider:
                     handle(agent_driver, req)
             assert runtime.wait_idle(30)
             after = step.get("nb_changes_after") or []
