@@ -881,11 +881,6 @@ def test_member_without_subnet_outside_vip_subnet_is_refused() -> None:
         w.member_create(subnet_id=None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="7 V8: member_delete without subnet_id and an address outside the VIP subnet is "
-    "not refused (UnsupportedOptionError expected; ovnlb reports the member DELETED)",
-)
 def test_member_delete_without_subnet_outside_vip_subnet_is_refused() -> None:
     """7 V8 applies to member create, **delete** and batch."""
     w = tcp_lb()
@@ -1297,11 +1292,6 @@ def test_hm_delete_of_unknown_monitor() -> None:
     assert statuses == [{"healthmonitors": [st(HM, "DELETED", "NO_MONITOR")]}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="4.3 hm_create outcome step 4: when a member has no HM source IP the pool's "
-    "mappings are cleaned; ovnlb keeps the mappings of the pool's other members",
-)
 def test_hm_create_without_source_port_cleans_pool_mappings() -> None:
     """4.3: any member returning None (HM port or source IP missing) -> HM ERROR/ERROR and
     the pool's mappings are cleaned (all of them, the mapped members' too)."""
