@@ -2291,12 +2291,6 @@ def test_interface_on_vip_network_associates_the_lb_with_the_router() -> None:
     assert ext["ls_refs"] == ls_refs((LS_VIP, 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="3.6 create: 'Every LB on the network but not on the router is added to the "
-    "router'; ovnlb adds only LBs with a VIP or member address on that network's "
-    "interface subnet (an LB on the switch through its router is not added)",
-)
 def test_interface_on_switch_reached_through_a_router_associates_the_lb() -> None:
     """3.6 create: the LB is on the member switch through router R (3.3); an interface of R2
     on that switch associates the LB with R2 (R2's IPv4 switches, ``lr_ref``)."""
@@ -2310,11 +2304,6 @@ def test_interface_on_switch_reached_through_a_router_associates_the_lb() -> Non
     assert switches == {LS_VIP, LS_MEMBER, LS_R2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="3.6 create: the router's LBs are added to the new interface's network with "
-    "ls_lb_add whatever the family; ovnlb attaches only switches of the VIP's family",
-)
 def test_interface_of_other_family_adds_the_router_lbs_to_its_network() -> None:
     """3.6 create: 'every LB on the router but not on the network is added to the network'
     (no family test on this path; the family filter of 3.2 applies to associations)."""
@@ -2327,12 +2316,6 @@ def test_interface_of_other_family_adds_the_router_lbs_to_its_network() -> None:
     assert ext["lr_ref"] == LR
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="3.6 create: the router's LBs stay on it and are added to the new network; "
-    "ovnlb re-derives the router set and detaches the LB from a router it reached "
-    "through a since-deleted member (3.5 leaves routers and lr_ref alone)",
-)
 def test_interface_added_to_router_of_a_deleted_member() -> None:
     """3.5: a member delete leaves R2 and ``lr_ref``; 3.6 create on R2: the LB (on R2, not
     on the new network) is added to that network; nothing is detached."""

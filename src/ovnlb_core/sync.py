@@ -49,6 +49,7 @@ from typing import Any
 
 import attrs
 
+from ovnlb_core import events as ev
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import OvnlbError, RowParseError, SourceFormatError
 from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
@@ -601,8 +602,12 @@ def harmonize(
     actual: LoadBalancerState | None,
     algorithms: Mapping[str, str | None] | None = None,
     timeouts: Mapping[str, str | None] | None = None,
+    topology: Topology | None = None,
 ) -> LoadBalancerState:
     """``desired`` adjusted to the rows NB holds (see the module docstring).
+
+    ``topology``: with it, router associations a history of requests and router-interface
+    events could have left are kept (see :func:`_associations`).
 
     ``algorithms``/``timeouts``: each pool's ``lb_algorithm`` and session-persistence
     timeout (None: no persistence) in Octavia's view (see :func:`_selection_fields`,
@@ -675,7 +680,7 @@ def harmonize(
                 pools=pools,
                 member_status=member_status,
                 ls_refs=_ordered_pairs(a.ls_refs if a else None, d.ls_refs),
-                lr_ref=_opt_order(a.lr_ref if a else None, d.lr_ref),
+                **_associations(d, a, topology),
                 healthmonitors=_opt_order(a.healthmonitors if a else None, d.healthmonitors),
                 additional_vip_fips=_opt_order(
                     a.additional_vip_fips if a else None, d.additional_vip_fips
@@ -688,6 +693,38 @@ def harmonize(
             )
         )
     return LoadBalancerState(desired.name, tuple(rows))
+
+
+def _associations(d: ProtocolRow, a: ProtocolRow | None, topo: Topology | None) -> dict[str, Any]:
+    """``routers``, ``switches`` and ``lr_ref`` of a desired row, keeping what history left.
+
+    Router associations depend on the history, not only on Octavia's objects: a member
+    delete leaves the member's routers (spec 3.5) and a router-interface event associates
+    every LB on the network, whatever its addresses, or adds the router's LBs to the new
+    network whatever its family (spec 3.6, :mod:`ovnlb_core.events`). So a router the row is
+    on and lists in ``lr_ref`` stays (with its switches of the VIP's family, spec 1.8), and a switch
+    behind one of the row's routers (either family) stays. The fresh create's routers and
+    switches are always wanted; anything else goes. :func:`ovnlb_core.events.settle_routers`
+    (a watcher's catch-up) applies the same rule.
+    """
+    if a is None or topo is None:
+        return {"lr_ref": _opt_order(a.lr_ref if a else None, d.lr_ref)}
+    version = 6 if d.vip and ":" in d.vip else 4
+    # The provider lists every router it associates in lr_ref (spec 1.8): a router holding
+    # the row without an lr_ref entry is foreign damage, repaired.
+    refs_now = set(a.lr_ref or ())
+    extra = sorted(lr for lr in a.routers if lr not in d.routers and lr in refs_now)
+    routers = set(d.routers) | set(extra)
+    switches = set(d.switches)
+    for lr in extra:
+        switches.update(topo.switches_of_router(lr, version))
+    switches |= set(a.switches) & ev.router_reach(topo, routers)
+    refs = [*(d.lr_ref or ()), *(lr for lr in extra if lr not in (d.lr_ref or ()))]
+    return {
+        "routers": frozenset(routers),
+        "switches": frozenset(switches),
+        "lr_ref": _keep_order(a.lr_ref, refs) or None,
+    }
 
 
 def _hc_pool(h: HealthCheckRow) -> str:
@@ -756,7 +793,7 @@ def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncActi
         else None
         for p in pools
     }
-    state = harmonize(fresh, current, algorithms, timeouts)
+    state = harmonize(fresh, current, algorithms, timeouts, topology)
     desired = translate(state)
     plan = diff(actual, desired)
     if nats:
