@@ -712,14 +712,19 @@ def _associations(d: ProtocolRow, a: ProtocolRow | None, topo: Topology | None) 
     version = 6 if d.vip and ":" in d.vip else 4
     # The provider lists every router it associates in lr_ref (spec 1.8): a router holding
     # the row without an lr_ref entry is foreign damage, repaired.
-    refs_now = set(a.lr_ref or ())
-    extra = sorted(lr for lr in a.routers if lr not in d.routers and lr in refs_now)
+    extra = sorted(lr for lr in a.routers if lr not in d.routers and lr in (a.lr_ref or ()))
     routers = set(d.routers) | set(extra)
     switches = set(d.switches)
     for lr in extra:
         switches.update(topo.switches_of_router(lr, version))
     switches |= set(a.switches) & ev.router_reach(topo, routers)
-    refs = [*(d.lr_ref or ()), *(lr for lr in extra if lr not in (d.lr_ref or ()))]
+    # A row created for a second protocol copies the first row's lr_ref (spec 2.2) but joins
+    # only the VIP subnet's routers, so an lr_ref entry naming an existing router the row is
+    # not on is history too: kept when NB has it, not added when NB lacks it.
+    now = [*(a.lr_ref or ())]
+    stale = [lr for lr in now if lr not in routers and topo.router_exists(lr)]
+    refs = [lr for lr in (d.lr_ref or ()) if lr in routers or lr in now]
+    refs += [lr for lr in [*extra, *stale] if lr not in refs]
     return {
         "routers": frozenset(routers),
         "switches": frozenset(switches),
