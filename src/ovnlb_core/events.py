@@ -8,18 +8,26 @@ balancer, run like any Octavia request (read -> parse -> closure ->
 translate -> plan -> one transaction). :func:`plan_action` computes the plan
 of an action without I/O; :mod:`ovnlb_backends.watch` applies them.
 
-Every handler is *level based*: it compares what the rows say with what the
-topology, NAT and Service_Monitor rows say now, so an action applied twice
-plans to nothing the second time, an event seen late (or the start-up
+Router-interface handlers are *event based*, as the reference's (spec 3.6):
+a ``Logical_Router_Port`` created or deleted changes the associations of
+the load balancers on that router or network, and the result depends on
+the history (a deleted member's router stays, spec 3.5). Each action is
+still idempotent (applied twice, the second plans nothing). The other
+handlers are *level based*: they compare what the rows say with what the
+NAT and Service_Monitor rows say now, so an event seen late (or the start-up
 catch-up, :func:`catch_up_actions`) has the same result as one seen live,
-and a watcher may drop events while it does not hold the lock.
+and a watcher may drop events while it does not hold the lock. For router
+associations the catch-up only completes what no history leaves
+(:func:`settle_routers`, the rule ``ovnlb sync`` accepts too).
 
 Deviations from the reference (spec section 10):
 
 * B33: a removed router interface detaches the load balancer only from the
-  router (when no interface of that router reaches a switch the LB has its
-  own reason to be on, ``ls_refs``) and from the switches it reached only
-  through that router; its VIP and member switches stay.
+  router and from the switches it reached only through that router; its
+  VIP and member switches stay. The router stays while another of its
+  interfaces serves a VIP or member subnet of the row. U4: a switch another
+  of the LB's routers still reaches stays. A gateway port's event does
+  nothing (no router interface, spec 3.2).
 * B31: the VIP's floating IPs are reconciled with the ``NAT`` rows of the VIP
   ports: a FIP changed from A to B removes A (keys, ``vips`` entries, health
   check copies) and adds B; repeated events change nothing.
