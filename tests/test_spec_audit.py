@@ -2385,3 +2385,36 @@ def test_hm_delete_leaves_members_of_other_pools_mapped() -> None:
     assert w.hcs() == []
     assert json.loads(w.ext()["neutron:member_status"]) == {M1: "NO_MONITOR", M2: "ONLINE"}
     assert dict(w.row().ip_port_mappings) == {"10.10.10.11": f"{VM2}:10.10.10.3"}
+
+
+def test_member_enabled_without_a_port_is_online_after_member_update() -> None:
+    """5.3 member_update: admin up on a row with a health check stores ``ONLINE`` unless the
+    previous status was ``ERROR``; no mapping test on this path (a member without a port
+    stays unmapped, 4.3)."""
+    w = tcp_lb()
+    w.member_create(address="10.10.10.77", admin_state_up=False)
+    w.hm_create()
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "OFFLINE"}
+    statuses = w.member_update(
+        mem_d(address="10.10.10.77", admin_state_up=False), {"admin_state_up": True}
+    )
+    assert statuses[0]["members"] == [st(M1, "ACTIVE", "ONLINE")]
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "ONLINE"}
+    assert "10.10.10.77" not in dict(w.row().ip_port_mappings)
+
+
+def test_hm_delete_keeps_a_mapping_an_offline_member_of_another_pool_shares() -> None:
+    """4.2 hm_delete step 2: the pool's member IPs leave ``ip_port_mappings`` unless another
+    pool on the row has a member at that IP whose status is not ``NO_MONITOR``; OFFLINE is
+    not NO_MONITOR, so the mapping stays."""
+    w = tcp_lb()
+    w.member_create()
+    w.hm_create()
+    mapping = dict(w.row().ip_port_mappings)["10.10.10.10"]
+    w.listener_create(listener_id=LI2, protocol_port=443)
+    w.pool_create(pool_id=PO2, listener_id=LI2)
+    w.member_create(member_id=M2, pool_id=PO2, protocol_port=9090, admin_state_up=False)
+    assert json.loads(w.ext()["neutron:member_status"])[M2] == "OFFLINE"
+    w.hm_delete()
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "NO_MONITOR", M2: "OFFLINE"}
+    assert dict(w.row().ip_port_mappings) == {"10.10.10.10": mapping}
