@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ovnlb_backends import demo
 from ovnlb_core.nb import NbReader
+from ovnlb_core.rawops import RawOp
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.sync import DesiredLb
 
@@ -403,9 +404,9 @@ _DEMO_PORTS = {
 }
 
 
-def event_topology_ops() -> list[dict[str, Any]]:
+def event_topology_ops() -> list[RawOp]:
     """The demo topology plus a second router (no interfaces) and two networks without ports."""
-    ops: list[dict[str, Any]] = list(demo.topology_ops())
+    ops: list[RawOp] = list(demo.topology_ops())
     ops.append(
         {"op": "insert", "table": "Logical_Router", "row": {"_name": ROUTER2, "name": ROUTER2}}
     )
