@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ovnlb_backends import demo
 from ovnlb_core.nb import NbReader
+from ovnlb_core.rawops import RawOp
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.sync import DesiredLb
 
@@ -381,3 +382,122 @@ def draw_request(data: st.DataObject, model: OctaviaModel, reader: NbReader) -> 
 def copy_request(request: dict[str, Any]) -> dict[str, Any]:
     """A deep copy (a request applied twice must not share mutable parts)."""
     return copy.deepcopy(request)
+
+
+# -- router-interface events (spec 3.6: Neutron's writes, then the agent's LRP event) ------------
+
+ROUTER2 = "neutron-3d2a873b-b5b4-4d14-ac24-47a835fd47c2"
+#: A network with no load balancer on it, and an IPv6 one (spec 3.6: no family test).
+X_NET = "5b2c8d7e-1f3a-4c9b-8e6d-2a7f0c1b9d99"
+V6_NET = "5b2c8d7e-1f3a-4c9b-8e6d-2a7f0c1b9d66"
+#: (router, network, CIDR of the interface); the first two exist in the demo topology.
+INTERFACES = [
+    (f"neutron-{demo.ROUTER}", demo.MEMBER_NET, "10.10.10.1/24"),
+    (f"neutron-{demo.ROUTER}", demo.NET, "172.24.4.1/24"),
+    (ROUTER2, demo.MEMBER_NET, "10.10.10.254/24"),
+    (ROUTER2, X_NET, "10.99.0.1/24"),
+    (f"neutron-{demo.ROUTER}", V6_NET, "fd00:99::1/64"),
+]
+_DEMO_PORTS = {
+    (f"neutron-{demo.ROUTER}", demo.MEMBER_NET): demo.RI_MEMBER,
+    (f"neutron-{demo.ROUTER}", demo.NET): demo.RI_VIP,
+}
+
+
+def event_topology_ops() -> list[RawOp]:
+    """The demo topology plus a second router (no interfaces) and two networks without ports."""
+    ops: list[RawOp] = list(demo.topology_ops())
+    ops.append(
+        {"op": "insert", "table": "Logical_Router", "row": {"_name": ROUTER2, "name": ROUTER2}}
+    )
+    for net in (X_NET, V6_NET):
+        name = f"neutron-{net}"
+        ops.append(
+            {"op": "insert", "table": "Logical_Switch", "row": {"_name": name, "name": name}}
+        )
+    return ops
+
+
+def interface_port(i: int) -> str:
+    """The Neutron port of interface ``i`` of :data:`INTERFACES`."""
+    lr, net, _cidr = INTERFACES[i]
+    return _DEMO_PORTS.get((lr, net)) or f"9e1f0000-0000-4000-8000-{i:012d}"
+
+
+def _ports(reader: NbReader, table: str, name: str) -> list[str]:
+    found = reader.by_name(table, name)
+    table_ports = "Logical_Router_Port" if table == "Logical_Router" else "Logical_Switch_Port"
+    rows = reader.rows(table_ports)
+    return [str(rows[u]["name"]) for u in found[0][1].get("ports", ()) if u in rows]
+
+
+def interface_present(reader: NbReader, i: int) -> bool:
+    """True when interface ``i`` exists."""
+    return bool(reader.by_name("Logical_Router_Port", f"lrp-{interface_port(i)}"))
+
+
+def interface_ops(reader: NbReader, i: int) -> list[dict[str, Any]]:
+    """Neutron's NB writes that add interface ``i`` when it is absent, remove it when present
+    (conformance-format 3, ``router add/remove interface``)."""
+    lr, net, cidr = INTERFACES[i]
+    port = interface_port(i)
+    lrp = f"lrp-{port}"
+    ls = f"neutron-{net}"
+    lr_ports = _ports(reader, "Logical_Router", lr)
+    ls_ports = _ports(reader, "Logical_Switch", ls)
+    if interface_present(reader, i):
+        return [
+            {
+                "op": "update",
+                "table": "Logical_Router",
+                "name": lr,
+                "columns": {"ports": [p for p in lr_ports if p != lrp]},
+            },
+            {"op": "delete", "table": "Logical_Router_Port", "name": lrp},
+            {
+                "op": "update",
+                "table": "Logical_Switch",
+                "name": ls,
+                "columns": {"ports": [p for p in ls_ports if p != port]},
+            },
+            {"op": "delete", "table": "Logical_Switch_Port", "name": port},
+        ]
+    lsp = {
+        "_name": port,
+        "name": port,
+        "type": "router",
+        "addresses": ["router"],
+        "options": {"router-port": lrp},
+        "external_ids": {
+            "neutron:cidrs": cidr,
+            "neutron:device_owner": "network:router_interface",
+            "neutron:network_name": ls,
+        },
+    }
+    lrp_row = {
+        "_name": lrp,
+        "name": lrp,
+        "mac": "fa:16:3e:00:99:01",
+        "networks": [cidr],
+        "external_ids": {
+            "neutron:network_name": ls,
+            "neutron:router_name": lr,
+            "neutron:is_ext_gw": "False",
+        },
+    }
+    return [
+        {"op": "insert", "table": "Logical_Switch_Port", "row": lsp},
+        {
+            "op": "update",
+            "table": "Logical_Switch",
+            "name": ls,
+            "columns": {"ports": [*ls_ports, port]},
+        },
+        {"op": "insert", "table": "Logical_Router_Port", "row": lrp_row},
+        {
+            "op": "update",
+            "table": "Logical_Router",
+            "name": lr,
+            "columns": {"ports": [*lr_ports, lrp]},
+        },
+    ]

@@ -17,6 +17,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from histories import INTERFACES, event_topology_ops, interface_ops, interface_port
+from ovnlb_backends import demo
+from ovnlb_backends.actions import lrp_row, router_interface_event
 from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.replay import canon_status, load
@@ -28,7 +31,7 @@ from ovnlb_core.plan import Plan
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.rows import lb_names
 from ovnlb_core.status import Payload
-from ovnlb_core.topology import Subnet, subnets_from_neutron
+from ovnlb_core.topology import Subnet, Topology, subnets_from_neutron
 
 CONF = Path(__file__).parent / "conformance"
 DOC01 = load(str(CONF / "01_full_sequence.json"))
@@ -465,10 +468,32 @@ def test_interface_events_properties(toggles: list[tuple[str, str]]) -> None:
             driver.subnets,
         )
         assert all(p.is_empty() for _lb, p in catch), catch
-    # Taking every added interface away restores the rows.
+    # Taking every added interface away restores the switch attachments and every column
+    # but the router associations. Spec 3.6 is event based: an LB on a network only through
+    # its router is associated with a second router added there, and when that interface
+    # goes it only leaves the network (the network is not in its ls_refs), so it may keep
+    # the second router, which no longer reaches any switch (the reference does the same).
     for lr, key in reversed(present):
         apply_nb(backend, remove_interface_ops(backend.reader(), lr, key), driver.subnets)
-    assert canonical_dump(backend.reader()) == initial
+    final = canonical_dump(backend.reader())
+    assert final["Logical_Switch_load_balancers"] == initial["Logical_Switch_load_balancers"]
+
+    def without_lr_ref(dump: dict[str, Any]) -> list[Any]:
+        return [
+            {**r, "external_ids": {k: v for k, v in r["external_ids"].items() if k != "lr_ref"}}
+            for r in dump["Load_Balancer"]
+        ]
+
+    assert without_lr_ref(final) == without_lr_ref(initial)
+    topo = Topology(backend.reader())
+    for lr, lbs in final["Logical_Router_load_balancers"].items():
+        extra = set(lbs) - set(initial["Logical_Router_load_balancers"].get(lr, []))
+        assert not extra or ev.router_interfaces(topo, lr) == [], (lr, extra)
+        assert set(initial["Logical_Router_load_balancers"].get(lr, [])) <= set(lbs)
+    for r in final["Load_Balancer"]:
+        refs = [x for x in r["external_ids"].get("lr_ref", "").split(",") if x]
+        on = {lr for lr, lbs in final["Logical_Router_load_balancers"].items() if r["label"] in lbs}
+        assert set(refs) == on
 
 
 def _lbs_on(reader: NbReader, table: str, name: str) -> set[str]:
@@ -764,3 +789,99 @@ def test_interface_without_neutron_cidrs_watch_and_sync_agree() -> None:
         Topology(reader, demo.SUBNETS),
     )
     assert sync.kind == core.ActionKind.IN_SYNC, core.action_json(sync)
+
+
+# -- deviations of the event-based interface handling (docs/compat.md) ----------------------------
+
+
+def _demo_world() -> tuple[MemoryBackend, OvnLbDriver]:
+    backend = MemoryBackend()
+    backend.apply_raw(event_topology_ops())
+    driver = OvnLbDriver(backend, demo.SUBNETS, OctaviaView())
+    lb = {
+        "loadbalancer_id": demo.LB,
+        "vip_address": "172.24.4.9",
+        "vip_port_id": demo.VIP_PORT,
+        "vip_network_id": demo.NET,
+        "vip_subnet_id": demo.VIP_SUBNET,
+        "admin_state_up": True,
+    }
+    handle(driver, {"op": "lb_create", "loadbalancer": lb})
+    return backend, driver
+
+
+def _toggle(backend: MemoryBackend, driver: OvnLbDriver, i: int) -> None:
+    name = f"lrp-{interface_port(i)}"
+    before = lrp_row(backend, name)
+    backend.apply_raw(interface_ops(backend.reader(), i))
+    after = lrp_row(backend, name)
+    if after is not None:
+        change = ev.RowChange("Logical_Router_Port", after[0], None, after[1])
+    else:
+        assert before is not None
+        change = ev.RowChange("Logical_Router_Port", before[0], before[1], None)
+    router_interface_event(backend, change, driver.subnets, driver.view)
+
+
+def _member_on(driver: OvnLbDriver, address: str) -> None:
+    pool = {
+        "pool_id": "898be8a2-5185-4f3b-8658-a56457f59501",
+        "loadbalancer_id": demo.LB,
+        "listener_id": None,
+        "protocol": "TCP",
+        "lb_algorithm": "SOURCE_IP_PORT",
+        "admin_state_up": True,
+    }
+    handle(driver, {"op": "pool_create", "pool": pool})
+    member = {
+        "member_id": "adf55e70-3d50-4e62-99fd-dd77eababb00",
+        "pool_id": pool["pool_id"],
+        "address": address,
+        "protocol_port": 80,
+        "subnet_id": demo.MEMBER_SUBNET,
+        "admin_state_up": True,
+    }
+    handle(driver, {"op": "member_create", "member": member})
+
+
+def test_interface_removed_keeps_a_router_still_serving_the_vip() -> None:
+    """Spec 3.6/1.8: an LB counting the interface's network in ls_refs is disassociated from
+    the router. Deviation (compat.md): the router stays while another of its interfaces
+    serves a VIP or member subnet of the LB (here the VIP's), and nothing is detached."""
+    backend, driver = _demo_world()
+    lr = f"neutron-{demo.ROUTER}"
+    _member_on(driver, "10.10.10.10")
+    assert holders(backend.reader(), "Logical_Router", demo.LB) == {lr}
+    _toggle(backend, driver, 0)  # R leaves the member network (counted in ls_refs)
+    reader = backend.reader()
+    assert holders(reader, "Logical_Router", demo.LB) == {lr}
+    (row,) = lb_rows(reader, demo.LB)
+    assert row["external_ids"]["lr_ref"] == lr
+    assert holders(reader, "Logical_Switch", demo.LB) == {
+        f"neutron-{demo.NET}",
+        f"neutron-{demo.MEMBER_NET}",
+    }
+    # Then R leaves the VIP network too: nothing of R serves the LB, it is disassociated.
+    _toggle(backend, driver, 1)
+    reader = backend.reader()
+    assert holders(reader, "Logical_Router", demo.LB) == set()
+    assert "lr_ref" not in lb_rows(reader, demo.LB)[0]["external_ids"]
+
+
+def test_interface_removed_keeps_a_switch_another_router_reaches_u4() -> None:
+    """Spec 3.6 (U4 in the conformance files): the router's other LBs leave the interface's
+    network with a plain ls_lb_del. ovnlb keeps the switch while another of the LB's
+    routers still reaches it."""
+    backend, driver = _demo_world()
+    lr, lr2 = f"neutron-{demo.ROUTER}", INTERFACES[2][0]
+    _toggle(backend, driver, 2)  # R2 on the member network: the LB (on it via R) joins R2
+    _toggle(backend, driver, 3)  # R2 on network X: R2's LBs join X
+    reader = backend.reader()
+    x = f"neutron-{INTERFACES[3][1]}"
+    assert holders(reader, "Logical_Router", demo.LB) == {lr, lr2}
+    assert x in holders(reader, "Logical_Switch", demo.LB)
+    _toggle(backend, driver, 0)  # R leaves the member network; R2 still reaches it
+    reader = backend.reader()
+    assert f"neutron-{demo.MEMBER_NET}" in holders(reader, "Logical_Switch", demo.LB)
+    _toggle(backend, driver, 3)  # R2 leaves X: no other router of the LB reaches X
+    assert x not in holders(backend.reader(), "Logical_Switch", demo.LB)

@@ -881,11 +881,6 @@ def test_member_without_subnet_outside_vip_subnet_is_refused() -> None:
         w.member_create(subnet_id=None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="7 V8: member_delete without subnet_id and an address outside the VIP subnet is "
-    "not refused (UnsupportedOptionError expected; ovnlb reports the member DELETED)",
-)
 def test_member_delete_without_subnet_outside_vip_subnet_is_refused() -> None:
     """7 V8 applies to member create, **delete** and batch."""
     w = tcp_lb()
@@ -1297,11 +1292,6 @@ def test_hm_delete_of_unknown_monitor() -> None:
     assert statuses == [{"healthmonitors": [st(HM, "DELETED", "NO_MONITOR")]}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="4.3 hm_create outcome step 4: when a member has no HM source IP the pool's "
-    "mappings are cleaned; ovnlb keeps the mappings of the pool's other members",
-)
 def test_hm_create_without_source_port_cleans_pool_mappings() -> None:
     """4.3: any member returning None (HM port or source IP missing) -> HM ERROR/ERROR and
     the pool's mappings are cleaned (all of them, the mapped members' too)."""
@@ -2301,12 +2291,6 @@ def test_interface_on_vip_network_associates_the_lb_with_the_router() -> None:
     assert ext["ls_refs"] == ls_refs((LS_VIP, 1))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="3.6 create: 'Every LB on the network but not on the router is added to the "
-    "router'; ovnlb adds only LBs with a VIP or member address on that network's "
-    "interface subnet (an LB on the switch through its router is not added)",
-)
 def test_interface_on_switch_reached_through_a_router_associates_the_lb() -> None:
     """3.6 create: the LB is on the member switch through router R (3.3); an interface of R2
     on that switch associates the LB with R2 (R2's IPv4 switches, ``lr_ref``)."""
@@ -2320,11 +2304,6 @@ def test_interface_on_switch_reached_through_a_router_associates_the_lb() -> Non
     assert switches == {LS_VIP, LS_MEMBER, LS_R2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="3.6 create: the router's LBs are added to the new interface's network with "
-    "ls_lb_add whatever the family; ovnlb attaches only switches of the VIP's family",
-)
 def test_interface_of_other_family_adds_the_router_lbs_to_its_network() -> None:
     """3.6 create: 'every LB on the router but not on the network is added to the network'
     (no family test on this path; the family filter of 3.2 applies to associations)."""
@@ -2337,12 +2316,6 @@ def test_interface_of_other_family_adds_the_router_lbs_to_its_network() -> None:
     assert ext["lr_ref"] == LR
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="3.6 create: the router's LBs stay on it and are added to the new network; "
-    "ovnlb re-derives the router set and detaches the LB from a router it reached "
-    "through a since-deleted member (3.5 leaves routers and lr_ref alone)",
-)
 def test_interface_added_to_router_of_a_deleted_member() -> None:
     """3.5: a member delete leaves R2 and ``lr_ref``; 3.6 create on R2: the LB (on R2, not
     on the new network) is added to that network; nothing is detached."""
@@ -2412,3 +2385,36 @@ def test_hm_delete_leaves_members_of_other_pools_mapped() -> None:
     assert w.hcs() == []
     assert json.loads(w.ext()["neutron:member_status"]) == {M1: "NO_MONITOR", M2: "ONLINE"}
     assert dict(w.row().ip_port_mappings) == {"10.10.10.11": f"{VM2}:10.10.10.3"}
+
+
+def test_member_enabled_without_a_port_is_online_after_member_update() -> None:
+    """5.3 member_update: admin up on a row with a health check stores ``ONLINE`` unless the
+    previous status was ``ERROR``; no mapping test on this path (a member without a port
+    stays unmapped, 4.3)."""
+    w = tcp_lb()
+    w.member_create(address="10.10.10.77", admin_state_up=False)
+    w.hm_create()
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "OFFLINE"}
+    statuses = w.member_update(
+        mem_d(address="10.10.10.77", admin_state_up=False), {"admin_state_up": True}
+    )
+    assert statuses[0]["members"] == [st(M1, "ACTIVE", "ONLINE")]
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "ONLINE"}
+    assert "10.10.10.77" not in dict(w.row().ip_port_mappings)
+
+
+def test_hm_delete_keeps_a_mapping_an_offline_member_of_another_pool_shares() -> None:
+    """4.2 hm_delete step 2: the pool's member IPs leave ``ip_port_mappings`` unless another
+    pool on the row has a member at that IP whose status is not ``NO_MONITOR``; OFFLINE is
+    not NO_MONITOR, so the mapping stays."""
+    w = tcp_lb()
+    w.member_create()
+    w.hm_create()
+    mapping = dict(w.row().ip_port_mappings)["10.10.10.10"]
+    w.listener_create(listener_id=LI2, protocol_port=443)
+    w.pool_create(pool_id=PO2, listener_id=LI2)
+    w.member_create(member_id=M2, pool_id=PO2, protocol_port=9090, admin_state_up=False)
+    assert json.loads(w.ext()["neutron:member_status"])[M2] == "OFFLINE"
+    w.hm_delete()
+    assert json.loads(w.ext()["neutron:member_status"]) == {M1: "NO_MONITOR", M2: "OFFLINE"}
+    assert dict(w.row().ip_port_mappings) == {"10.10.10.10": mapping}

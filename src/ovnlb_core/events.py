@@ -8,18 +8,26 @@ balancer, run like any Octavia request (read -> parse -> closure ->
 translate -> plan -> one transaction). :func:`plan_action` computes the plan
 of an action without I/O; :mod:`ovnlb_backends.watch` applies them.
 
-Every handler is *level based*: it compares what the rows say with what the
-topology, NAT and Service_Monitor rows say now, so an action applied twice
-plans to nothing the second time, an event seen late (or the start-up
+Router-interface handlers are *event based*, as the reference's (spec 3.6):
+a ``Logical_Router_Port`` created or deleted changes the associations of
+the load balancers on that router or network, and the result depends on
+the history (a deleted member's router stays, spec 3.5). Each action is
+still idempotent (applied twice, the second plans nothing). The other
+handlers are *level based*: they compare what the rows say with what the
+NAT and Service_Monitor rows say now, so an event seen late (or the start-up
 catch-up, :func:`catch_up_actions`) has the same result as one seen live,
-and a watcher may drop events while it does not hold the lock.
+and a watcher may drop events while it does not hold the lock. For router
+associations the catch-up only completes what no history leaves
+(:func:`settle_routers`, the rule ``ovnlb sync`` accepts too).
 
 Deviations from the reference (spec section 10):
 
 * B33: a removed router interface detaches the load balancer only from the
-  router (when no interface of that router reaches a switch the LB has its
-  own reason to be on, ``ls_refs``) and from the switches it reached only
-  through that router; its VIP and member switches stay.
+  router and from the switches it reached only through that router; its
+  VIP and member switches stay. The router stays while another of its
+  interfaces serves a VIP or member subnet of the row. U4: a switch another
+  of the LB's routers still reaches stays. A gateway port's event does
+  nothing (no router interface, spec 3.2).
 * B31: the VIP's floating IPs are reconciled with the ``NAT`` rows of the VIP
   ports: a FIP changed from A to B removes A (keys, ``vips`` entries, health
   check copies) and adds B; repeated events change nothing.
@@ -34,7 +42,7 @@ Deviations from the reference (spec section 10):
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
@@ -285,142 +293,195 @@ def _router_wanted(row: ProtocolRow, topo: Topology, lr: str, own: Sequence[str]
     return False
 
 
-def reconcile_routers(
-    row: ProtocolRow,
-    topo: Topology,
-    routers: Iterable[str] | None = None,
-    switches: Iterable[str] | None = None,
-) -> ProtocolRow:
-    """The row's router and switch associations made to agree with the topology.
-
-    ``routers`` limits the routers looked at and ``switches`` the switches
-    that may be detached (an event's scope); None means all of them (catch-up).
-    A router is wanted when it has an interface on an own switch (see
-    :func:`_router_wanted`); the row is on every wanted router and on all of
-    its switches of the VIP's family (``lr_ref`` lists it); a switch is
-    detached only when it is neither own nor behind a wanted router.
-    """
+def required_routers(row: ProtocolRow, topo: Topology) -> list[str]:
+    """Routers the row must be on whatever its history: those :func:`_router_wanted` names."""
     own = _own_switches(row, topo)
-    version = _vip_version(row)
-    if routers is None:
-        candidates = set(row.routers)
-        for ls in own:
-            candidates.update(routers_on_switch(topo, ls))
-    else:
-        candidates = set(routers)
-    new_routers = set(row.routers)
-    lr_ref = list(row.lr_ref or ())
-    for lr in sorted(candidates):
-        wanted = _router_wanted(row, topo, lr, own)
-        if wanted and lr not in new_routers:
-            new_routers.add(lr)
-            if lr not in lr_ref:
-                lr_ref.append(lr)
-        elif not wanted and lr in new_routers:
-            new_routers.discard(lr)
-            lr_ref = [x for x in lr_ref if x != lr]
-    reach = set(own)
-    behind: dict[str, list[str]] = {}
-    for lr in new_routers:
-        behind[lr] = topo.switches_of_router(lr, version)
-        reach.update(behind[lr])
-    new_switches = set(row.switches)
-    for lr in candidates & new_routers:
-        new_switches.update(behind[lr])
-    drop = set(row.switches) if switches is None else set(switches)
-    for ls in drop:
-        if ls not in reach:
-            new_switches.discard(ls)
+    candidates: set[str] = set(row.routers)
+    for ls in own:
+        candidates.update(routers_on_switch(topo, ls))
+    return [lr for lr in sorted(candidates) if _router_wanted(row, topo, lr, own)]
+
+
+def router_reach(topo: Topology, routers: Iterable[str]) -> set[str]:
+    """Switches behind the routers, both families (an interface event adds a router's new
+    network whatever its family, spec 3.6)."""
+    out: set[str] = set()
+    for lr in routers:
+        out.update(topo.switches_of_router(lr, 4))
+        out.update(topo.switches_of_router(lr, 6))
+    return out
+
+
+def _with_routers(
+    row: ProtocolRow, routers: set[str], switches: set[str], lr_ref: Sequence[str]
+) -> ProtocolRow:
     if (
-        new_routers == set(row.routers)
-        and new_switches == set(row.switches)
+        routers == set(row.routers)
+        and switches == set(row.switches)
         and tuple(lr_ref) == tuple(row.lr_ref or ())
     ):
         return row
     return attrs.evolve(
         row,
-        routers=frozenset(new_routers),
-        switches=frozenset(new_switches),
+        routers=frozenset(routers),
+        switches=frozenset(switches),
         lr_ref=tuple(lr_ref) or None,
     )
 
 
-def _routers_fn(routers: Sequence[str] | None, switches: Sequence[str] | None) -> RequestFn:
-    def fn(ctx: rq.Context, state: LoadBalancerState | None) -> rq.Outcome:
+def settle_routers(row: ProtocolRow, topo: Topology) -> ProtocolRow:
+    """The row's associations completed, never undone where a history could have left them
+    (a watcher's catch-up, events it may have missed).
+
+    Router associations depend on the history (spec 3.5 leaves a deleted member's routers,
+    3.6 adds the LBs of a switch whatever their addresses), so only what no history leaves
+    is changed: a :func:`required_routers` router missing is added with its switches of the
+    VIP's family (spec 1.8), every router keeps those switches, and a switch that is neither
+    own (``ls_refs``) nor behind one of the row's routers is detached. ``ovnlb sync``
+    accepts the same (:func:`ovnlb_core.sync.harmonize`).
+    """
+    version = _vip_version(row)
+    routers = set(row.routers)
+    lr_ref = list(row.lr_ref or ())
+    for lr in required_routers(row, topo):
+        routers.add(lr)
+        if lr not in lr_ref:
+            lr_ref.append(lr)
+    switches = set(row.switches)
+    for lr in routers:
+        switches.update(topo.switches_of_router(lr, version))
+    keep = set(_own_switches(row, topo)) | router_reach(topo, routers)
+    switches &= keep
+    return _with_routers(row, routers, switches, lr_ref)
+
+
+def interface_added(
+    row: ProtocolRow, topo: Topology, lr: str, ls: str, ext_gw: bool
+) -> ProtocolRow:
+    """Spec 3.6, LRP created: a row on the network but not on the router is associated with
+    the router (its switches of the VIP's family, ``lr_ref``, spec 1.8); unless the port is a
+    gateway port, a row on the router but not on the network is added to the network
+    (``ls_refs`` unchanged, no family test)."""
+    if not topo.router_exists(lr) or ext_gw:
+        # A gateway port is no router interface (spec 3.2): requests and sync never
+        # associate through it, so neither does its event (compat.md).
+        return row
+    routers = set(row.routers)
+    switches = set(row.switches)
+    lr_ref = list(row.lr_ref or ())
+    if ls in switches and lr not in routers:
+        routers.add(lr)
+        switches.update(topo.switches_of_router(lr, _vip_version(row)))
+        if lr not in lr_ref:
+            lr_ref.append(lr)
+    elif lr in routers and ls not in switches and topo.switch_exists(ls):
+        switches.add(ls)
+    return _with_routers(row, routers, switches, lr_ref)
+
+
+def interface_removed(row: ProtocolRow, topo: Topology, lr: str, ls: str) -> ProtocolRow:
+    """Spec 3.6, LRP deleted (the LRP is gone from ``topo``).
+
+    A row on the network that counts it in ``ls_refs`` is disassociated from the router
+    (spec 1.8). Deviations: B33, only switches reached solely through that router are
+    detached (own switches stay); and the router stays while another of its interfaces
+    still serves a VIP or member subnet of the row (the rule of creation, spec 3.3/3.4), so
+    that the row keeps every router its addresses need.
+    Any other row on the router leaves the network, unless one of its other routers still
+    reaches it (U4 not reproduced).
+    """
+    routers = set(row.routers)
+    switches = set(row.switches)
+    lr_ref = list(row.lr_ref or ())
+    own = _own_switches(row, topo)
+    if ls in row.ls_ref_counts():
+        if lr not in routers and lr not in lr_ref:
+            return row
+        if topo.router_exists(lr) and _router_wanted(row, topo, lr, own):
+            return row
+        routers.discard(lr)
+        lr_ref = [x for x in lr_ref if x != lr]
+        keep = set(own) | router_reach(topo, routers)
+        for s in router_reach(topo, [lr]):
+            if s not in keep:
+                switches.discard(s)
+    elif (
+        lr in routers
+        and ls in switches
+        and ls not in own
+        and ls not in router_reach(topo, routers - {lr})
+    ):
+        switches.discard(ls)
+    return _with_routers(row, routers, switches, lr_ref)
+
+
+def _rows_fn(fn: Callable[[ProtocolRow, Topology], ProtocolRow]) -> RequestFn:
+    def run(ctx: rq.Context, state: LoadBalancerState | None) -> rq.Outcome:
         if state is None:
             return rq.Outcome(state)
         for row in state.rows:
-            new = reconcile_routers(row, ctx.topology, routers, switches)
+            new = fn(row, ctx.topology)
             if new is not row:
                 state = state.replace(row, new)
         return rq.Outcome(state)
 
-    return fn
+    return run
 
 
-def _interface_pairs(reader: NbReader, change: RowChange) -> list[tuple[str, str]]:
-    """``(router, switch)`` pairs a changed LRP or router-type LSP connects (old and new)."""
+def _lrp_ends(reader: NbReader, uuid: str, lrp: Row) -> tuple[str | None, str | None, bool]:
+    """``(router, switch, is gateway)`` of a Logical_Router_Port row (spec 3.6)."""
     topo = Topology(reader)
-    pairs: list[tuple[str, str]] = []
-    for r in change.rows:
-        ext = r.get("external_ids", {})
-        lr: str | None = None
-        ls: str | None = None
-        if change.table == "Logical_Router_Port":
-            if ext.get("neutron:router_name"):
-                lr = ovn_name(ext["neutron:router_name"])
-            else:
-                holders = _referrers(reader, "Logical_Router", "ports", change.uuid)
-                lr = str(holders[0][1].get("name", "")) if holders else None
-            net = ext.get("neutron:network_name")
-            ls = ovn_name(net) if net else _switch_of_peer(topo, str(r.get("name", "")))
-        elif change.table == "Logical_Switch_Port" and r.get("type") == "router":
-            lr = _router_of_lsp(topo, r)
-            holders = _referrers(reader, "Logical_Switch", "ports", change.uuid)
-            if holders:
-                ls = str(holders[0][1].get("name", ""))
-            elif ext.get("neutron:network_name"):
-                ls = ovn_name(ext["neutron:network_name"])
-        if lr and ls and (lr, ls) not in pairs:
-            pairs.append((lr, ls))
-    return pairs
-
-
-def _interface_changed(change: RowChange) -> bool:
-    if change.old is None or change.new is None:
-        return True
-    cols = (
-        ("networks", "external_ids", "gateway_chassis", "ha_chassis_group", "options")
-        if change.table == "Logical_Router_Port"
-        else ("type", "options", "external_ids", "addresses")
-    )
-    return any(change.old.get(c) != change.new.get(c) for c in cols)
+    ext = lrp.get("external_ids", {})
+    lr: str | None = None
+    if ext.get("neutron:router_name"):
+        lr = ovn_name(ext["neutron:router_name"])
+    else:
+        holders = _referrers(reader, "Logical_Router", "ports", uuid)
+        lr = str(holders[0][1].get("name", "")) if holders else None
+    net = ext.get("neutron:network_name")
+    ls = ovn_name(net) if net else _switch_of_peer(topo, str(lrp.get("name", "")))
+    return lr or None, ls or None, _is_gateway_lrp(lrp)
 
 
 def router_interface_actions(reader: NbReader, change: RowChange) -> list[LbAction]:
-    """A router interface added, removed or changed (spec 3.6, without B33).
+    """A ``Logical_Router_Port`` created or deleted (spec 3.6, the agent's only router event).
 
-    For each ``(router, switch)`` pair the LRP (or router-type LSP) connects,
-    the load balancers on that router or switch are reconciled with the
-    topology, limited to that router and to the switches reachable through it.
+    Event based, as the reference: the load balancers on the router or on the network get
+    :func:`interface_added` or :func:`interface_removed`; each is idempotent (applied twice,
+    the second plans nothing). An update that moves the port (router, network, gateway) is
+    a delete of the old value and a create of the new one; other updates and
+    ``Logical_Switch_Port`` changes do nothing.
     """
-    if change.table == "Logical_Switch_Port" and not any(
-        r.get("type") == "router" for r in change.rows
-    ):
+    if change.table != "Logical_Router_Port":
         return []
-    if not _interface_changed(change):
+    old = _lrp_ends(reader, change.uuid, change.old) if change.old is not None else None
+    new = _lrp_ends(reader, change.uuid, change.new) if change.new is not None else None
+    if old == new:
         return []
-    topo = Topology(reader)
     out: list[LbAction] = []
-    for lr, ls in _interface_pairs(reader, change):
-        lbs = _holder_lbs(reader, "Logical_Router", lr)
-        lbs += [n for n in _holder_lbs(reader, "Logical_Switch", ls) if n not in lbs]
-        scope = sorted({ls, *topo.switches_of_router(lr, 4), *topo.switches_of_router(lr, 6)})
-        for name in lbs:
-            out.append(
-                LbAction(name, "router_interface", _routers_fn([lr], scope), scope=f"{lr}|{ls}")
-            )
+    if old is not None and old[0] and old[1]:
+        out += _interface_actions(reader, "remove", old[0], old[1], old[2], change.uuid)
+    if new is not None and new[0] and new[1]:
+        out += _interface_actions(reader, "add", new[0], new[1], new[2], change.uuid)
     return out
+
+
+def _interface_actions(
+    reader: NbReader, op: str, lr: str, ls: str, gw: bool, uuid: str
+) -> list[LbAction]:
+    def one(row: ProtocolRow, topo: Topology) -> ProtocolRow:
+        if op == "add":
+            return interface_added(row, topo, lr, ls, gw)
+        return interface_removed(row, topo, lr, ls)
+
+    fn = _rows_fn(one)
+    scope = f"{op}|{lr}|{ls}|{uuid}"
+    return [LbAction(name, "router_interface", fn, scope=scope) for name in _lbs_of(reader, lr, ls)]
+
+
+def _lbs_of(reader: NbReader, lr: str, ls: str) -> list[str]:
+    lbs = _holder_lbs(reader, "Logical_Router", lr)
+    return lbs + [n for n in _holder_lbs(reader, "Logical_Switch", ls) if n not in lbs]
 
 
 # -- (b) floating IPs of VIP ports (spec 6.1, 6.2, without B31/B32) ------------------------------
@@ -766,7 +827,7 @@ def catch_up_actions(
     member keeps its last status until a new Service_Monitor event).
     """
     out = [
-        LbAction(name, "catch_up", _compose(_routers_fn(None, None), reconcile_vip_fips))
+        LbAction(name, "catch_up", _compose(_rows_fn(settle_routers), reconcile_vip_fips))
         for name in lb_names
     ]
     for sm in service_monitors:
@@ -798,18 +859,22 @@ __all__ = [
     "catch_up_actions",
     "centralise_member_fips",
     "dedupe",
+    "interface_added",
+    "interface_removed",
     "member_fip_actions",
     "member_fip_updates",
     "member_health_actions",
     "nb_actions",
     "plan_action",
-    "reconcile_routers",
     "reconcile_vip_fips",
+    "required_routers",
     "router_interface_actions",
     "router_interfaces",
+    "router_reach",
     "routers_on_switch",
     "sb_actions",
     "service_monitor_event",
     "service_monitor_events",
+    "settle_routers",
     "vip_fip_actions",
 ]

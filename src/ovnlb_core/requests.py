@@ -21,7 +21,7 @@ import attrs
 
 from ovnlb_core import status as st
 from ovnlb_core import validate
-from ovnlb_core.errors import NotFoundError
+from ovnlb_core.errors import NotFoundError, UnsupportedOptionError
 from ovnlb_core.model import (
     SELECTION_FIELDS,
     ListenerState,
@@ -1063,7 +1063,23 @@ def _remove_members(
 
 
 def member_delete(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
-    """``member_delete``: remove the entry, uncount its switch; roll-up with the member DELETED."""
+    """``member_delete``: remove the entry, uncount its switch; roll-up with the member DELETED.
+
+    V8 (spec 7) applies to deletes as to creates: without a subnet the member must be on the
+    VIP subnet, else ``UnsupportedOptionError`` and nothing is written.
+    """
+    if not member.subnet_id:
+        lb_row = state.row_with_pool(member.pool_id) if state and member.pool_id else None
+        vip_subnet = _vip_subnet_obj(ctx, state, lb_row)
+        if vip_subnet is None or not vip_subnet.contains(member.address):
+            raise UnsupportedOptionError(
+                "member",
+                "subnet_id",
+                "Subnet is required, or Loadbalancer associated with Pool must have a subnet, "
+                "for Member deletion with OVN Provider Driver if it is not the same as LB VIP "
+                "subnet",
+                resource_id=member.id,
+            )
     return _members_delete(ctx, state, member.pool_id, [member])
 
 
@@ -1256,6 +1272,13 @@ def hm_create(ctx: Context, state: LoadBalancerState | None, hm: HealthMonitor) 
         value = draft.hm_member(ctx.topology, e)
         failed = failed or (value == "ERROR" and ctx.topology.hm_source_ip(e.subnet_id) is None)
         draft.set_status(e.id, value)
+    if failed:
+        # Spec 4.3 hm_create step 4: a member without a source IP cleans the pool's
+        # mappings, the mapped members' too (a member of another pool that shares the IP
+        # and is monitored keeps its mapping, as on hm_delete).
+        leaving = {e.id for e in pool.members}
+        for e in pool.members:
+            draft.hm_member_unmap(e, pool.id, leaving)
     row = draft.finish()
     state = state.replace(state.row_with_pool(hm.pool_id), row)  # type: ignore[arg-type]
     report = rollup(state.name, row, ctx.view, statuses=draft.statuses())

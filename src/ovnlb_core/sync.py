@@ -49,6 +49,7 @@ from typing import Any
 
 import attrs
 
+from ovnlb_core import events as ev
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import OvnlbError, RowParseError, SourceFormatError
 from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
@@ -553,8 +554,12 @@ def harmonize(
     actual: LoadBalancerState | None,
     algorithms: Mapping[str, str | None] | None = None,
     timeouts: Mapping[str, str | None] | None = None,
+    topology: Topology | None = None,
 ) -> LoadBalancerState:
     """``desired`` adjusted to the rows NB holds (see the module docstring).
+
+    ``topology``: with it, router associations a history of requests and router-interface
+    events could have left are kept (see :func:`_associations`).
 
     ``algorithms``/``timeouts``: each pool's ``lb_algorithm`` and session-persistence
     timeout (None: no persistence) in Octavia's view (see :func:`_selection_fields`,
@@ -627,7 +632,7 @@ def harmonize(
                 pools=pools,
                 member_status=member_status,
                 ls_refs=_ordered_pairs(a.ls_refs if a else None, d.ls_refs),
-                lr_ref=_opt_order(a.lr_ref if a else None, d.lr_ref),
+                **_associations(d, a, topology),
                 healthmonitors=_opt_order(a.healthmonitors if a else None, d.healthmonitors),
                 additional_vip_fips=_opt_order(
                     a.additional_vip_fips if a else None, d.additional_vip_fips
@@ -640,6 +645,43 @@ def harmonize(
             )
         )
     return LoadBalancerState(desired.name, tuple(rows))
+
+
+def _associations(d: ProtocolRow, a: ProtocolRow | None, topo: Topology | None) -> dict[str, Any]:
+    """``routers``, ``switches`` and ``lr_ref`` of a desired row, keeping what history left.
+
+    Router associations depend on the history, not only on Octavia's objects: a member
+    delete leaves the member's routers (spec 3.5) and a router-interface event associates
+    every LB on the network, whatever its addresses, or adds the router's LBs to the new
+    network whatever its family (spec 3.6, :mod:`ovnlb_core.events`). So a router the row is
+    on and lists in ``lr_ref`` stays (with its switches of the VIP's family, spec 1.8), and a switch
+    behind one of the row's routers (either family) stays. The fresh create's routers and
+    switches are always wanted; anything else goes. :func:`ovnlb_core.events.settle_routers`
+    (a watcher's catch-up) applies the same rule.
+    """
+    if a is None or topo is None:
+        return {"lr_ref": _opt_order(a.lr_ref if a else None, d.lr_ref)}
+    version = 6 if d.vip and ":" in d.vip else 4
+    # The provider lists every router it associates in lr_ref (spec 1.8): a router holding
+    # the row without an lr_ref entry is foreign damage, repaired.
+    extra = sorted(lr for lr in a.routers if lr not in d.routers and lr in (a.lr_ref or ()))
+    routers = set(d.routers) | set(extra)
+    switches = set(d.switches)
+    for lr in extra:
+        switches.update(topo.switches_of_router(lr, version))
+    switches |= set(a.switches) & ev.router_reach(topo, routers)
+    # A row created for a second protocol copies the first row's lr_ref (spec 2.2) but joins
+    # only the VIP subnet's routers, so an lr_ref entry naming an existing router the row is
+    # not on is history too: kept when NB has it, not added when NB lacks it.
+    now = [*(a.lr_ref or ())]
+    stale = [lr for lr in now if lr not in routers and topo.router_exists(lr)]
+    refs = [lr for lr in (d.lr_ref or ()) if lr in routers or lr in now]
+    refs += [lr for lr in [*extra, *stale] if lr not in refs]
+    return {
+        "routers": frozenset(routers),
+        "switches": frozenset(switches),
+        "lr_ref": _keep_order(a.lr_ref, refs) or None,
+    }
 
 
 def _hc_pool(h: HealthCheckRow) -> str:
@@ -709,7 +751,9 @@ def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncActi
             else None
             for p in pools
         }
-        return rq.Outcome(harmonize(fresh, current, algorithms, timeouts), (), tuple(nats))
+        return rq.Outcome(
+            harmonize(fresh, current, algorithms, timeouts, ctx.topology), (), tuple(nats)
+        )
 
     try:
         p = plan_request(rq.Context(topology, lb.view()), lb.id, actual, request, issues=issues)
