@@ -110,6 +110,47 @@ def test_selection_fields_of_a_deleted_last_pool_are_not_drift() -> None:
     assert action.kind == core.ActionKind.IN_SYNC, core.action_json(action)
 
 
+def test_selection_fields_of_a_deleted_pool_with_another_pool_left_are_not_drift() -> None:
+    """Found by the property above: a SOURCE_IP pool created after a SOURCE_IP_PORT pool of
+    the same row and then deleted leaves its fields (spec 1.5: the last pool written wins,
+    pool_delete does not restore them), though the remaining pool hashes on four fields."""
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    driver = OvnLbDriver(backend, demo.SUBNETS)
+    model = OctaviaModel()
+    kept, gone = "898be8a2-5185-4f3b-8658-a56457f59502", "898be8a2-5185-4f3b-8658-a56457f59501"
+
+    def pool(pool_id: str, algorithm: str) -> dict[str, object]:
+        return {
+            "pool_id": pool_id,
+            "loadbalancer_id": demo.LB,
+            "listener_id": None,
+            "protocol": "TCP",
+            "lb_algorithm": algorithm,
+            "admin_state_up": True,
+            "session_persistence": None,
+        }
+
+    for request in (
+        {"op": "lb_create", "loadbalancer": dict(model.lb)},
+        {"op": "pool_create", "pool": pool(kept, "SOURCE_IP_PORT")},
+        {"op": "pool_create", "pool": pool(gone, "SOURCE_IP")},
+        {
+            "op": "pool_delete",
+            "pool": {**pool(gone, "SOURCE_IP"), "members": [], "healthmonitor": None},
+        },
+    ):
+        handle(driver, request)
+        model.applied(request)
+    reader = backend.reader()
+    (row,) = core.rowset(reader, demo.LB).lbs.values()
+    assert row.selection_fields == ("ip_dst", "ip_src")
+    action = core.sync_action(
+        model.desired(), core.rowset(reader, demo.LB), Topology(reader, demo.SUBNETS)
+    )
+    assert action.kind == core.ActionKind.IN_SYNC, core.action_json(action)
+
+
 def _toggle_interface(driver: OvnLbDriver, i: int) -> None:
     """Neutron adds or removes interface ``i``; the agent's LRP event runs (spec 3.6)."""
     backend = driver.backend

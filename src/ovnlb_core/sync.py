@@ -467,31 +467,22 @@ def _fresh(uuid: str, taken: set[str], *parts: str) -> str:
     return uuid
 
 
-def _selection_fields(
-    desired: ProtocolRow, actual: ProtocolRow | None, algorithms: Mapping[str, str | None]
-) -> tuple[str, ...]:
+def _selection_fields(desired: ProtocolRow, actual: ProtocolRow | None) -> tuple[str, ...]:
     """The row's ``selection_fields`` (spec 1.5, B10: one value per protocol row, the last
     pool created or updated wins), as the request path leaves them.
 
     A fresh create gives the fields of the row's last pool in Octavia's order, but the
     request path gives those of whichever pool was written last, and keeps the fields of
-    a row whose last pool was deleted. So the actual value stays when a history of
-    requests could have given it: the fields of one of the row's pools, or, on a row
-    without pools, any value the requests write.
+    a pool after it is deleted, even when other pools remain (a SOURCE_IP pool created
+    and deleted after a SOURCE_IP_PORT one leaves the SOURCE_IP fields). So any value
+    the requests write stays, as the reference's own sync keeps a non-empty column
+    (spec 1.5 ``lb_sync``); anything else is repaired.
     """
     if actual is None or actual.selection_fields == desired.selection_fields:
         return desired.selection_fields
-    if desired.pools:
-        allowed = {
-            SELECTION_FIELDS[algorithms[p.id]]
-            for p in desired.pools
-            if algorithms.get(p.id) in SELECTION_FIELDS
-        }
-    else:
-        allowed = set(SELECTION_FIELDS.values())
-    return (
-        actual.selection_fields if actual.selection_fields in allowed else desired.selection_fields
-    )
+    if actual.selection_fields in set(SELECTION_FIELDS.values()):
+        return actual.selection_fields
+    return desired.selection_fields
 
 
 def _affinity(
@@ -552,7 +543,6 @@ def _unmonitored_pools(
 def harmonize(
     desired: LoadBalancerState,
     actual: LoadBalancerState | None,
-    algorithms: Mapping[str, str | None] | None = None,
     timeouts: Mapping[str, str | None] | None = None,
     topology: Topology | None = None,
 ) -> LoadBalancerState:
@@ -561,12 +551,10 @@ def harmonize(
     ``topology``: with it, router associations a history of requests and router-interface
     events could have left are kept (see :func:`_associations`).
 
-    ``algorithms``/``timeouts``: each pool's ``lb_algorithm`` and session-persistence
-    timeout (None: no persistence) in Octavia's view (see :func:`_selection_fields`,
-    :func:`_affinity`); without them the row's own values are kept only where no pool
-    could have given them.
+    ``timeouts``: each pool's session-persistence timeout (None: no persistence) in
+    Octavia's view (see :func:`_affinity`); without them the row's own value is kept only
+    where no pool could have given it.
     """
-    algorithms = algorithms or {}
     timeouts = timeouts or {}
     actual_rows = actual.rows if actual is not None else ()
     match = _match_rows(desired.rows, actual_rows)
@@ -640,7 +628,7 @@ def harmonize(
                 health_checks=tuple(hcs),
                 options=options,
                 extra_ids=extra,
-                selection_fields=_selection_fields(d, a, algorithms),
+                selection_fields=_selection_fields(d, a),
                 ip_port_mappings=mappings,
             )
         )
@@ -744,16 +732,13 @@ def sync_action(lb: DesiredLb, actual: LbRowSet, topology: Topology) -> SyncActi
     def request(ctx: rq.Context, current: LoadBalancerState | None) -> rq.Outcome:
         fresh, nats = desired_state(lb, ctx)
         pools = [Pool.from_dict(p) for p in lb.data.get("pools") or ()]
-        algorithms = {p.id: p.lb_algorithm for p in pools}
         timeouts = {
             p.id: str(p.session_persistence.timeout)
             if p.session_persistence is not None and p.session_persistence.timeout
             else None
             for p in pools
         }
-        return rq.Outcome(
-            harmonize(fresh, current, algorithms, timeouts, ctx.topology), (), tuple(nats)
-        )
+        return rq.Outcome(harmonize(fresh, current, timeouts, ctx.topology), (), tuple(nats))
 
     try:
         p = plan_request(rq.Context(topology, lb.view()), lb.id, actual, request, issues=issues)
