@@ -208,6 +208,16 @@ class Watcher:
         """Row changes received and not processed yet."""
         return len(self._nb_changes) + len(self._sb.changes)
 
+    def service_monitors(self) -> list[dict[str, Any]]:
+        """The SB ``Service_Monitor`` rows of the replica, as ``catch_up`` reads them.
+
+        Each row holds the columns of ``SM_COLUMNS`` (``protocol`` and ``status``
+        None when empty), sorted by (ip, port, logical_port).
+        """
+        monitors = [_sb_row(r._data) for r in self._sb.tables["Service_Monitor"].rows.values()]
+        monitors.sort(key=lambda m: (m["ip"], m["port"], m["logical_port"]))
+        return monitors
+
     def _sb_synced(self) -> bool:
         session = getattr(self._sb, "_session", None)
         live = session is None or bool(session.is_connected())

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ovnlb_backends.base import BackendError
-from ovnlb_backends.watch import Watcher, _sb_row
+from ovnlb_backends.watch import Watcher
 from ovnlb_core import events as ev
 from ovnlb_core.nb import NbReader
 from ovnlb_core.parse import parse
@@ -122,9 +122,8 @@ class AgentWatcher(Watcher):
         """The watcher's catch-up, then members whose Service_Monitor vanished unseen."""
         super().catch_up()
         reader = self.backend.reader()
-        monitors = [_sb_row(r._data) for r in self._sb.tables["Service_Monitor"].rows.values()]
         actions: list[ev.LbAction] = []
-        for event in vanished_monitor_events(reader, monitors):
+        for event in vanished_monitor_events(reader, self.service_monitors()):
             actions += ev.member_health_actions(reader, event, report=False)
         self._apply_all(actions)
 

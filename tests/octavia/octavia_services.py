@@ -11,6 +11,7 @@ drivers, the ``ovnlb`` provider enabled (and optionally the reference
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -195,17 +196,23 @@ class OctaviaServices:
 
     @staticmethod
     def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+        """Signal the leader only, as an init system stopping the service's main process.
+
+        The driver agent's SIGTERM handler sets its exit event and joins its
+        children; signalling the whole group kills those children while they wait
+        on that (multiprocessing) event, and the agent then hangs on its lock.
+        Whatever is left once the leader is gone is killed.
+        """
         if proc is None or proc.poll() is not None:
             return
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
+            proc.send_signal(sig)
             proc.wait(15)
         except subprocess.TimeoutExpired:
+            pass
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        proc.wait(5)
 
     def stop_agent(self, sig: int = signal.SIGTERM) -> None:
         self._stop(self.agent, sig)

@@ -99,6 +99,19 @@ def _rows(text: str) -> list[dict[str, Any]]:
     ]
 
 
+def bind_port(sbctl: Any, lsp: str) -> None:
+    """Mark ``lsp``'s Port_Binding up, as ovn-controller does once the VM's port is bound.
+
+    The sandbox runs no ovn-controller, so every Port_Binding stays down, and
+    ovn-northd (23.03 here) sets a Service_Monitor of a port that is not up
+    back to ``offline`` as soon as anything sets it ``online``.
+    """
+    (pb,) = sbctl(
+        "--bare", "--columns=_uuid", "find", "Port_Binding", f"logical_port={lsp}"
+    ).split()
+    sbctl("set", "Port_Binding", pb, "up=true")
+
+
 def make_cloud(tmp_path: Path, **kwargs: Any) -> Iterator[Cloud]:
     """A :class:`Cloud` on a fresh sandbox (with northd), stopped afterwards."""
     from conftest import start_sandbox

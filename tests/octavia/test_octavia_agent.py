@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from oslo_config import cfg
-from provider_cloud import Cloud, make_cloud
+from provider_cloud import Cloud, bind_port, make_cloud
 from test_octavia_provider import HM, LB, MEMBER, _hm, _walk_to_member
 
 from ovnlb_backends.watch import Watcher
@@ -71,6 +71,39 @@ def test_catch_up_notices_a_service_monitor_deleted_while_no_agent_ran(cloud: Cl
         assert w.run_until(lambda: _member_status(c) == "NO_MONITOR", 10)
     members = [e for r in reports for e in r.get("members", ()) if e["id"] == MEMBER]
     assert members[-1]["operating_status"] == "NO_MONITOR"
+
+
+def test_member_goes_error_then_back_online(cloud: Cloud) -> None:
+    c = cloud
+    _walk_to_member(c)
+    c.provider.health_monitor_create(_hm())
+    c.octavia.commit("healthmonitor", HM)
+    c.idle()
+    _wait(lambda: len(_monitors(c)) == 1)
+    (sm,) = _monitors(c)
+    reports: list[Any] = []
+
+    def member_reports() -> list[str]:
+        return [e["operating_status"] for r in reports for e in r.get("members", ())]
+
+    with AgentWatcher(c.sandbox.nb_remote, c.sandbox.sb_remote, on_status=reports.append) as w:
+        assert w.wait_for_lock(10)
+        assert w.run_until(lambda: _member_status(c) == "ONLINE", 10)
+        c.sandbox.sbctl("set", "Service_Monitor", sm, "status=offline")
+        assert w.run_until(lambda: member_reports()[-1:] == ["ERROR"], 10)
+        assert _member_status(c) == "ERROR"
+        bind_port(c.sandbox.sbctl, c.vm_port)
+        c.sandbox.sbctl("set", "Service_Monitor", sm, "status=online")
+        assert w.run_until(lambda: member_reports()[-1:] == ["ONLINE"], 10)
+        assert _member_status(c) == "ONLINE"
+        # Each report is the LB's roll-up: one member, so the pool, listener and LB follow it.
+        last = reports[-1]
+        for kind in ("pools", "listeners", "loadbalancers"):
+            assert [e["operating_status"] for e in last[kind]] == ["ONLINE"], kind
+        # Settled: northd did not turn it back (the port is up), nothing more is reported.
+        w.run_until(lambda: False, 1.0)
+        assert member_reports()[-1] == "ONLINE"
+        assert c.sandbox.sbctl("get", "Service_Monitor", sm, "status").strip() == "online"
 
 
 def test_health_reports_carry_operating_statuses_only() -> None:

@@ -25,7 +25,7 @@ import openstack
 import pytest
 from local_neutron import PROJECT, LocalNeutron, NeutronCloud
 from octavia_services import OctaviaServices, OctaviaUnavailable, octavia_venv
-from provider_cloud import _rows
+from provider_cloud import _rows, bind_port
 
 from conftest import start_sandbox
 from ovnlb_backends.sandbox import OvnSandbox
@@ -288,6 +288,19 @@ def test_seed_walkthrough_through_the_api(stack: Stack) -> None:
     )
     assert _member_status(s.row(lb.id, "tcp")) == {m.id: "ERROR"}
     assert c.get_pool(pool.id).operating_status == "ERROR"
+    assert c.get_load_balancer(lb.id).operating_status == "ERROR"
+
+    # The probe succeeds again (the VM's port bound, as ovn-controller reports it; see
+    # bind_port): the member, and with it the pool and the LB, are ONLINE again.
+    bind_port(s.sandbox.sbctl, s.vm_port)
+    s.sandbox.sbctl("set", "Service_Monitor", sm["_uuid"], "status=online")
+    s.wait(
+        lambda: c.get_member(m.id, pool.id).operating_status == "ONLINE",
+        message="member ONLINE again through Service_Monitor",
+    )
+    assert _member_status(s.row(lb.id, "tcp")) == {m.id: "ONLINE"}
+    assert _status(c.get_pool(pool.id)) == ("ACTIVE", "ONLINE")
+    assert _status(c.get_load_balancer(lb.id)) == ("ACTIVE", "ONLINE")
 
     # Member disabled.
     c.update_member(m.id, pool.id, admin_state_up=False)
