@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -42,14 +43,21 @@ def ovnlb(
     )
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: give the child the terminal's default, as a user has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """Start ``ovnlb ARGS`` with stdout and stderr as pipes."""
+    """Start ``ovnlb ARGS`` with stdout and stderr as pipes (SIGINT at its default)."""
     return subprocess.Popen(
         [*OVNLB, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env if env is not None else clean_env(),
+        preexec_fn=_default_sigint,
     )
 
 

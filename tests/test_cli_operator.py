@@ -410,8 +410,7 @@ def test_watch_ctrl_c_is_130(ovn_northd: OvnSandbox) -> None:
         if "holding lock ovnlb_watch" in line:
             break
     proc.send_signal(signal.SIGINT)
-    rest = proc.stderr.read()
-    proc.wait(30)
+    _, rest = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert rest.splitlines()[-1] == "ovnlb watch: interrupted" and "Traceback" not in rest
 
