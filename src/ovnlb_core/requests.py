@@ -43,7 +43,17 @@ from ovnlb_core.octavia import (
 from ovnlb_core.plan import HealthCheckRow, NatUpdate
 from ovnlb_core.status import ACTIVE, DELETED, ERROR, Payload, entry, rollup
 from ovnlb_core.topology import Topology, ovn_name
-from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, is_ipv6, row_uuid, vip_list
+from ovnlb_core.translate import (
+    _TEXT,
+    HC_HM,
+    HC_POOL,
+    HC_VIP,
+    _texts,
+    bracket,
+    is_ipv6,
+    row_uuid,
+    vip_list,
+)
 
 AFFINITY = "affinity_timeout"
 HM_OPTIONS = (
@@ -287,6 +297,8 @@ def _untarget_hcs(row: ProtocolRow, pool_id: str) -> ProtocolRow:
 
 _MEMBER_ID = operator.attrgetter("id")
 _SECOND = operator.itemgetter(1)
+_ADDRESS = operator.attrgetter("address")
+_PROTOCOL_PORT = operator.attrgetter("protocol_port")
 
 
 class _MemberIndex:
@@ -1146,7 +1158,18 @@ def _update_members(
     draft = _RowDraft(row)
     statuses = draft.statuses()
     index: _MemberIndex | None = None
-    reported = []
+    reported: list[dict[str, Any]] = []
+    if items and not has_hc and all(given for _, given in items):
+        # No health check and every admin state given (a batch): no mapping changes,
+        # each status follows its member's admin state alone (what the loop below does,
+        # without a call per member).
+        pairs = [(m.id, "NO_MONITOR" if m.admin_state_up else "OFFLINE") for m, _ in items]
+        draft.update_statuses(pairs)
+        reported = [
+            {"id": mid, "provisioning_status": ACTIVE, "operating_status": value}
+            for mid, value in pairs
+        ]
+        items = ()
     for m, admin_given in items:
         value = _updated_status(statuses.get(m.id), has_hc, m, admin_given)
         draft.set_status(m.id, value)
@@ -1191,12 +1214,20 @@ def member_batch_update(
     for m in members:
         validate.member(m, row, vip_subnet, batch=True)
     members = [m if m.pool_id == pool_id else attrs.evolve(m, pool_id=pool_id) for m in members]
-    texts = set(map(MemberEntry.text, pool.members))
+    texts = set(_texts(pool.members))
     subnet_of = _SubnetOf(ctx, state.name, row)
     create: list[Member] = []
     update: list[Member] = []
-    for m in members:
-        (update if subnet_of.entry(m).text() in texts else create).append(m)
+    # Each member's entry text (MemberEntry.text), formatted at C speed over the batch.
+    wanted_texts = map(
+        _TEXT,
+        map(_MEMBER_ID, members),
+        map(_ADDRESS, members),
+        map(_PROTOCOL_PORT, members),
+        map(subnet_of, members),
+    )
+    for m, text in zip(members, wanted_texts, strict=True):
+        (update if text in texts else create).append(m)
     wanted = {m.id for m in members}
     delete = [
         Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
