@@ -1163,11 +1163,14 @@ def _update_members(
         # No health check and every admin state given (a batch): no mapping changes,
         # each status follows its member's admin state alone (what the loop below does,
         # without a call per member).
-        pairs = [(m.id, "NO_MONITOR" if m.admin_state_up else "OFFLINE") for m, _ in items]
-        draft.update_statuses(pairs)
+        # (Lists and zip, no pair per member: with 10k members, fewer live objects for
+        # the interpreter's collections to promote.)
+        ids = [m.id for m, _ in items]
+        values = ["NO_MONITOR" if m.admin_state_up else "OFFLINE" for m, _ in items]
+        draft.update_statuses(zip(ids, values, strict=True))
         reported = [
             {"id": mid, "provisioning_status": ACTIVE, "operating_status": value}
-            for mid, value in pairs
+            for mid, value in zip(ids, values, strict=True)
         ]
         items = ()
     for m, admin_given in items:
