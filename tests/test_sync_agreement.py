@@ -151,6 +151,72 @@ def test_selection_fields_of_a_deleted_pool_with_another_pool_left_are_not_drift
     assert action.kind == core.ActionKind.IN_SYNC, core.action_json(action)
 
 
+def test_unmonitored_member_mapped_beside_a_disabled_monitored_one_is_not_drift() -> None:
+    """Found by the property above: a monitored pool's member at 10.10.10.10 is disabled
+    (unmapped); an enabled member of an unmonitored pool at the same address, added after
+    the monitor, is mapped by member_create (A.3 step 2.5: the row has a health check)."""
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    driver = OvnLbDriver(backend, demo.SUBNETS)
+    model = OctaviaModel()
+    plain, watched = "898be8a2-5185-4f3b-8658-a56457f59501", "898be8a2-5185-4f3b-8658-a56457f59502"
+
+    def pool(pool_id: str) -> dict[str, object]:
+        return {
+            "pool_id": pool_id,
+            "loadbalancer_id": demo.LB,
+            "listener_id": None,
+            "protocol": "TCP",
+            "lb_algorithm": "SOURCE_IP_PORT",
+            "admin_state_up": True,
+            "session_persistence": None,
+        }
+
+    def member(member_id: str, pool_id: str, up: bool) -> dict[str, object]:
+        return {
+            "member_id": member_id,
+            "pool_id": pool_id,
+            "address": "10.10.10.10",
+            "protocol_port": 80,
+            "subnet_id": demo.MEMBER_SUBNET,
+            "admin_state_up": up,
+        }
+
+    hm = {
+        "healthmonitor_id": "6d2f1e0a-7b3c-4d5e-9f8a-1b2c3d4e5f02",
+        "pool_id": watched,
+        "type": "TCP",
+        "delay": 10,
+        "timeout": 5,
+        "max_retries": 3,
+        "max_retries_down": 3,
+        "admin_state_up": True,
+    }
+    for request in (
+        {"op": "lb_create", "loadbalancer": dict(model.lb)},
+        {"op": "pool_create", "pool": pool(plain)},
+        {"op": "pool_create", "pool": pool(watched)},
+        {"op": "hm_create", "healthmonitor": hm},
+        {
+            "op": "member_create",
+            "member": member("adf55e70-3d50-4e62-99fd-dd77eababb00", watched, False),
+        },
+        {
+            "op": "member_create",
+            "member": member("adf55e70-3d50-4e62-99fd-dd77eababb01", plain, True),
+        },
+    ):
+        handle(driver, request)
+        model.applied(request)
+    reader = backend.reader()
+    (row,) = core.rowset(reader, demo.LB).lbs.values()
+    assert "10.10.10.10" in row.ip_port_mappings
+    action = core.sync_action(
+        model.desired(), core.rowset(reader, demo.LB), Topology(reader, demo.SUBNETS)
+    )
+    assert action.kind == core.ActionKind.IN_SYNC, core.action_json(action)
+
+
 def _toggle_interface(driver: OvnLbDriver, i: int) -> None:
     """Neutron adds or removes interface ``i``; the agent's LRP event runs (spec 3.6)."""
     backend = driver.backend

@@ -523,7 +523,11 @@ def _unmonitored_pools(
         # (hm_delete's rule, spec 4.3); harmless, so not drift. Stray keys still go.
         members = {bracket(m.address) for p in d.pools for m in p.members}
         return {k: v for k, v in a.ip_port_mappings.items() if k in members} | mappings
-    needed = {bracket(m.address) for p in d.pools if p.id in pool_hm for m in p.members}
+    # A monitored member needs its address mapped only when the desired rows map it (a
+    # disabled one is unmapped): otherwise the unmonitored members' rule decides.
+    needed = {bracket(m.address) for p in d.pools if p.id in pool_hm for m in p.members} & set(
+        mappings
+    )
     loose: set[str] = set()
     for p in d.pools:
         if p.id in pool_hm:
