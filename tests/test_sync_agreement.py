@@ -9,6 +9,7 @@ empty: on rows the request path wrote, ``plan``/``check`` report no drift and
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from ovnlb_core import events as ev
 from ovnlb_core import sync as core
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.parse import parse
-from ovnlb_core.plan import LbRowSet
+from ovnlb_core.plan import LbRowSet, LoadBalancerRow
 from ovnlb_core.topology import Topology
 from test_idempotence import _view
 
@@ -68,11 +69,27 @@ def test_plan_after_the_request_path_is_empty(data: st.DataObject) -> None:
     assert action.plan.is_empty(), "\n".join([*log, json.dumps(core.action_json(action))])
 
 
-def test_selection_fields_of_a_deleted_last_pool_are_not_drift() -> None:
-    """The issue's case: listeners remain, the row's last (SOURCE_IP) pool is deleted."""
+def _sync_after(
+    model: OctaviaModel, requests: tuple[dict[str, Any], ...]
+) -> tuple[LoadBalancerRow, core.SyncAction]:
+    """Apply ``requests`` through the driver (the model follows); the only row and the
+    sync action from the equivalent Octavia view."""
     backend = MemoryBackend()
     backend.apply_raw(demo.topology_ops())
     driver = OvnLbDriver(backend, demo.SUBNETS)
+    for request in requests:
+        handle(driver, request)
+        model.applied(request)
+    reader = backend.reader()
+    (row,) = core.rowset(reader, demo.LB).lbs.values()
+    action = core.sync_action(
+        model.desired(), core.rowset(reader, demo.LB), Topology(reader, demo.SUBNETS)
+    )
+    return row, action
+
+
+def test_selection_fields_of_a_deleted_last_pool_are_not_drift() -> None:
+    """The issue's case: listeners remain, the row's last (SOURCE_IP) pool is deleted."""
     model = OctaviaModel()
     lid, pid = "21e77cde-854f-4c3e-bd8c-9536ae044301", "898be8a2-5185-4f3b-8658-a56457f59501"
     listener = {
@@ -92,21 +109,17 @@ def test_selection_fields_of_a_deleted_last_pool_are_not_drift() -> None:
         "admin_state_up": True,
         "session_persistence": None,
     }
-    for request in (
-        {"op": "lb_create", "loadbalancer": dict(model.lb)},
-        {"op": "listener_create", "listener": listener},
-        {"op": "pool_create", "pool": pool},
-        {"op": "pool_delete", "pool": {**pool, "members": [], "healthmonitor": None}},
-    ):
-        handle(driver, request)
-        model.applied(request)
-    reader = backend.reader()
-    (row,) = core.rowset(reader, demo.LB).lbs.values()
+    row, action = _sync_after(
+        model,
+        (
+            {"op": "lb_create", "loadbalancer": dict(model.lb)},
+            {"op": "listener_create", "listener": listener},
+            {"op": "pool_create", "pool": pool},
+            {"op": "pool_delete", "pool": {**pool, "members": [], "healthmonitor": None}},
+        ),
+    )
     # The request path (like the reference, B10) keeps the deleted pool's fields.
     assert row.selection_fields == ("ip_dst", "ip_src")
-    action = core.sync_action(
-        model.desired(), core.rowset(reader, demo.LB), Topology(reader, demo.SUBNETS)
-    )
     assert action.kind == core.ActionKind.IN_SYNC, core.action_json(action)
 
 
@@ -114,9 +127,6 @@ def test_selection_fields_of_a_deleted_pool_with_another_pool_left_are_not_drift
     """Found by the property above: a SOURCE_IP pool created after a SOURCE_IP_PORT pool of
     the same row and then deleted leaves its fields (spec 1.5: the last pool written wins,
     pool_delete does not restore them), though the remaining pool hashes on four fields."""
-    backend = MemoryBackend()
-    backend.apply_raw(demo.topology_ops())
-    driver = OvnLbDriver(backend, demo.SUBNETS)
     model = OctaviaModel()
     kept, gone = "898be8a2-5185-4f3b-8658-a56457f59502", "898be8a2-5185-4f3b-8658-a56457f59501"
 
@@ -131,23 +141,19 @@ def test_selection_fields_of_a_deleted_pool_with_another_pool_left_are_not_drift
             "session_persistence": None,
         }
 
-    for request in (
-        {"op": "lb_create", "loadbalancer": dict(model.lb)},
-        {"op": "pool_create", "pool": pool(kept, "SOURCE_IP_PORT")},
-        {"op": "pool_create", "pool": pool(gone, "SOURCE_IP")},
-        {
-            "op": "pool_delete",
-            "pool": {**pool(gone, "SOURCE_IP"), "members": [], "healthmonitor": None},
-        },
-    ):
-        handle(driver, request)
-        model.applied(request)
-    reader = backend.reader()
-    (row,) = core.rowset(reader, demo.LB).lbs.values()
-    assert row.selection_fields == ("ip_dst", "ip_src")
-    action = core.sync_action(
-        model.desired(), core.rowset(reader, demo.LB), Topology(reader, demo.SUBNETS)
+    row, action = _sync_after(
+        model,
+        (
+            {"op": "lb_create", "loadbalancer": dict(model.lb)},
+            {"op": "pool_create", "pool": pool(kept, "SOURCE_IP_PORT")},
+            {"op": "pool_create", "pool": pool(gone, "SOURCE_IP")},
+            {
+                "op": "pool_delete",
+                "pool": {**pool(gone, "SOURCE_IP"), "members": [], "healthmonitor": None},
+            },
+        ),
     )
+    assert row.selection_fields == ("ip_dst", "ip_src")
     assert action.kind == core.ActionKind.IN_SYNC, core.action_json(action)
 
 
@@ -155,9 +161,6 @@ def test_unmonitored_member_mapped_beside_a_disabled_monitored_one_is_not_drift(
     """Found by the property above: a monitored pool's member at 10.10.10.10 is disabled
     (unmapped); an enabled member of an unmonitored pool at the same address, added after
     the monitor, is mapped by member_create (A.3 step 2.5: the row has a health check)."""
-    backend = MemoryBackend()
-    backend.apply_raw(demo.topology_ops())
-    driver = OvnLbDriver(backend, demo.SUBNETS)
     model = OctaviaModel()
     plain, watched = "898be8a2-5185-4f3b-8658-a56457f59501", "898be8a2-5185-4f3b-8658-a56457f59502"
 
@@ -192,28 +195,24 @@ def test_unmonitored_member_mapped_beside_a_disabled_monitored_one_is_not_drift(
         "max_retries_down": 3,
         "admin_state_up": True,
     }
-    for request in (
-        {"op": "lb_create", "loadbalancer": dict(model.lb)},
-        {"op": "pool_create", "pool": pool(plain)},
-        {"op": "pool_create", "pool": pool(watched)},
-        {"op": "hm_create", "healthmonitor": hm},
-        {
-            "op": "member_create",
-            "member": member("adf55e70-3d50-4e62-99fd-dd77eababb00", watched, False),
-        },
-        {
-            "op": "member_create",
-            "member": member("adf55e70-3d50-4e62-99fd-dd77eababb01", plain, True),
-        },
-    ):
-        handle(driver, request)
-        model.applied(request)
-    reader = backend.reader()
-    (row,) = core.rowset(reader, demo.LB).lbs.values()
-    assert "10.10.10.10" in row.ip_port_mappings
-    action = core.sync_action(
-        model.desired(), core.rowset(reader, demo.LB), Topology(reader, demo.SUBNETS)
+    row, action = _sync_after(
+        model,
+        (
+            {"op": "lb_create", "loadbalancer": dict(model.lb)},
+            {"op": "pool_create", "pool": pool(plain)},
+            {"op": "pool_create", "pool": pool(watched)},
+            {"op": "hm_create", "healthmonitor": hm},
+            {
+                "op": "member_create",
+                "member": member("adf55e70-3d50-4e62-99fd-dd77eababb00", watched, False),
+            },
+            {
+                "op": "member_create",
+                "member": member("adf55e70-3d50-4e62-99fd-dd77eababb01", plain, True),
+            },
+        ),
     )
+    assert "10.10.10.10" in row.ip_port_mappings
     assert action.kind == core.ActionKind.IN_SYNC, core.action_json(action)
 
 
