@@ -31,7 +31,7 @@ except ImportError:  # run from a checkout without installing
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.nbctl import NbctlBackend
 from ovnlb_backends.sandbox import OvnSandbox
-from ovnlb_backends.sync import run_sync
+from ovnlb_backends.service.sync import run_sync
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.sync import view_from_api
 

@@ -52,11 +52,11 @@ import ovs.poller
 import ovs.stream
 import ovs.version
 
-from ovnlb_backends import demo
 from ovnlb_backends import idl as idl_mod
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnSandbox, find_schema
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core.model import ListenerState, LoadBalancerState, MemberEntry, PoolState, ProtocolRow
 from ovnlb_core.nb import SCHEMA
 from ovnlb_core.parse import parse

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ovnlb_backends import demo
+from ovnlb_backends.cli import demo
 from ovnlb_core.nb import NbReader
 from ovnlb_core.rawops import RawOp
 from ovnlb_core.rows import lb_rowset

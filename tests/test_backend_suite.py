@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 
 from ovnlb_backends.base import Backend, TryAgain
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.replay import compare, load, replay
 from ovnlb_backends.sandbox import OvnSandbox
+from ovnlb_backends.service.replay import compare, load, replay
 from ovnlb_core.nb import SCHEMA
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow, Plan, apply, diff
 from ovnlb_core.rawops import RawOp, initial_ops

@@ -20,10 +20,9 @@ import attrs
 import pytest
 
 from conftest import ovn_or_skip
-from ovnlb_backends import demo
 from ovnlb_backends import sandbox as sandbox_mod
-from ovnlb_backends.cli import build_parser, main, open_backend
-from ovnlb_backends.output import UsageError
+from ovnlb_backends.cli import build_parser, demo, main, open_backend
+from ovnlb_backends.cli.output import UsageError
 from ovnlb_backends.sandbox import OvnSandbox
 
 CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))

@@ -489,7 +489,7 @@ def test_demo_sandbox_really_uses_a_sandbox() -> None:
 
 
 def test_demo_against_a_real_nb_is_rerunnable(nb: str) -> None:
-    from ovnlb_backends import demo
+    from ovnlb_backends.cli import demo
 
     before = dump(nb)
     memory = ovnlb("demo").stdout

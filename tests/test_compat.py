@@ -13,10 +13,10 @@ from typing import Any
 import attrs
 import pytest
 
-from ovnlb_backends import demo
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.sync import run_sync
+from ovnlb_backends.service.driver import OvnLbDriver
+from ovnlb_backends.service.sync import run_sync
 from ovnlb_core import events as ev
 from ovnlb_core import requests as rq
 from ovnlb_core import sync as core

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.replay import compare, load, replay
+from ovnlb_backends.service.replay import compare, load, replay
 
 HERE = Path(__file__).parent
 FILES = sorted((HERE / "conformance").glob("*.json"))

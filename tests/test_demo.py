@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ovnlb_backends import demo
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_core.rows import lb_rowset
 

@@ -42,7 +42,8 @@ def test_every_exception_is_an_ovnlb_error() -> None:
 
 
 def test_old_import_paths_name_the_same_classes() -> None:
-    from ovnlb_backends import base, driver, sandbox, sources, sync
+    from ovnlb_backends import base, sandbox
+    from ovnlb_backends.service import driver, sources, sync
     from ovnlb_core import rawops
     from ovnlb_core import sync as core_sync
 

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from histories import INTERFACES, event_topology_ops, interface_ops, interface_port
-from ovnlb_backends import demo
-from ovnlb_backends.actions import lrp_row, router_interface_event
-from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.replay import canon_status, load
+from ovnlb_backends.service.actions import lrp_row, router_interface_event
+from ovnlb_backends.service.driver import OvnLbDriver, handle
+from ovnlb_backends.service.replay import canon_status, load
 from ovnlb_core import events as ev
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.nb import NbReader
@@ -743,7 +743,7 @@ def test_interface_without_neutron_cidrs_watch_and_sync_agree() -> None:
     """A router-interface LSP lacking ``neutron:cidrs``: the request path, sync and the
     watcher's reconcile all take the interface for the peer LRP's ``networks``
     (``topology.interface_cidrs``), so none of them undoes what another did."""
-    from ovnlb_backends import demo
+    from ovnlb_backends.cli import demo
     from ovnlb_core import sync as core
     from ovnlb_core.rows import lb_rowset
     from ovnlb_core.topology import Topology

@@ -14,9 +14,9 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovnlb_backends import demo
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core.model import (
     ListenerState,
     LoadBalancerState,

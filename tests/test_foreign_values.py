@@ -15,9 +15,9 @@ import attrs
 import pytest
 
 from histories import LISTENERS, POOLS, OctaviaModel, hm_id
-from ovnlb_backends import demo
-from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core import sync as core
 from ovnlb_core.errors import RowParseError
 from ovnlb_core.plan import LbRowSet, diff

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from histories import OctaviaModel, copy_request, draw_request
-from ovnlb_backends import demo
 from ovnlb_backends.base import Backend
-from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnSandbox
+from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.nb import SCHEMA
 from ovnlb_core.octavia import OctaviaView

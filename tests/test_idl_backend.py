@@ -31,8 +31,8 @@ from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.jsonparser import StdlibJsonParser, install_json_parser, json_parser_info
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.replay import compare, load, replay
 from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
+from ovnlb_backends.service.replay import compare, load, replay
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.nb import SCHEMA
 from ovnlb_core.plan import (

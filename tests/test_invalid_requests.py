@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ovnlb_backends import demo
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.errors import ValidationError
 

@@ -14,7 +14,7 @@ from ovnlb_backends import jsonparser
 def test_importing_the_backends_changes_no_parser() -> None:
     code = (
         "import ovs.json; before = (ovs.json.PARSER, ovs.json.Parser.__dict__.get('__new__'))\n"
-        "import ovnlb_backends.idl, ovnlb_backends.watch, ovnlb_backends.cli\n"
+        "import ovnlb_backends.idl, ovnlb_backends.service.watch, ovnlb_backends.cli\n"
         "after = (ovs.json.PARSER, ovs.json.Parser.__dict__.get('__new__'))\n"
         "print(before == after)\n"
     )

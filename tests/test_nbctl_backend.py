@@ -718,9 +718,9 @@ def _pidfile(folder: Path) -> str:
 def test_member_add_into_a_pool_of_10000_equals_the_memory_backend(
     nb_server: OvnSandbox,
 ) -> None:
-    from ovnlb_backends import demo
-    from ovnlb_backends.driver import OvnLbDriver
+    from ovnlb_backends.cli import demo
     from ovnlb_backends.memory import MemoryBackend
+    from ovnlb_backends.service.driver import OvnLbDriver
     from ovnlb_core.dump import canonical_dump
     from ovnlb_core.topology import Subnet
 

@@ -2,7 +2,7 @@
 
 Every test runs real ``ovsdb-server`` (NB + SB) and ``ovn-northd`` processes
 (fixture ``ovn_northd``), drives Octavia requests through
-:class:`~ovnlb_backends.driver.OvnLbDriver` on an
+:class:`~ovnlb_backends.service.driver.OvnLbDriver` on an
 :class:`~ovnlb_backends.idl.IdlBackend`, and reads what northd made of them
 from the SB database with ``ovn-sbctl``:
 
@@ -29,11 +29,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ovnlb_backends import demo
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.sandbox import OvnSandbox
-from ovnlb_backends.sbwatch import ServiceMonitor, read_service_monitors, to_event
+from ovnlb_backends.service.driver import OvnLbDriver
+from ovnlb_backends.service.sbwatch import ServiceMonitor, read_service_monitors, to_event
 from ovnlb_core.rawops import RawOp
 from ovnlb_core.topology import Subnet
 

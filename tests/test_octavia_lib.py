@@ -12,9 +12,9 @@ from typing import Any
 
 from octavia_lib.api.drivers import data_models as dm
 
-from ovnlb_backends import demo
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core import octavia as oc
 from ovnlb_core.dump import canonical_dump
 

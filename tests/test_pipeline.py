@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from ovnlb_backends import demo
-from ovnlb_backends.actions import apply_action
 from ovnlb_backends.base import (
     BackendError,
     Reader,
@@ -21,8 +19,10 @@ from ovnlb_backends.base import (
     TryAgain,
     commit_with_retry,
 )
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.actions import apply_action
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core import events as ev
 from ovnlb_core import requests as rq
 from ovnlb_core.octavia import Listener, Member

@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 
 from conftest import ovn_or_skip, start_sandbox
-from ovnlb_backends import demo
 from ovnlb_backends.base import BackendError, TryAgain
-from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_backends.cli import demo
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnNbCluster, SandboxUnavailable
+from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.errors import OvnlbError
 
@@ -591,7 +591,7 @@ def _bench_sync() -> Any:
 
 @pytest.mark.ovn
 def test_sync_survives_a_server_restart_and_rerun_converges(tmp_path: Path) -> None:
-    from ovnlb_backends.sync import run_sync
+    from ovnlb_backends.service.sync import run_sync
     from ovnlb_core.rawops import initial_ops
     from ovnlb_core.sync import view_from_api
 
@@ -631,7 +631,7 @@ def test_sync_survives_a_server_restart_and_rerun_converges(tmp_path: Path) -> N
 
 @pytest.mark.ovn
 def test_sync_refuses_to_wipe_nb_on_an_empty_source(tmp_path: Path) -> None:
-    from ovnlb_backends.sync import SyncRefused, run_sync
+    from ovnlb_backends.service.sync import SyncRefused, run_sync
     from ovnlb_core.rawops import initial_ops
     from ovnlb_core.sync import view_from_api
 

@@ -20,12 +20,12 @@ import pytest
 
 from conftest import start_sandbox
 from ovnlb_backends import nbctl
-from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.nbctl import NbctlBackend
-from ovnlb_backends.replay import load
 from ovnlb_backends.sandbox import OvnSandbox
+from ovnlb_backends.service.driver import OvnLbDriver, handle
+from ovnlb_backends.service.replay import load
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.nb import SCHEMA, NbSnapshot
 from ovnlb_core.pipeline import RequestTopology

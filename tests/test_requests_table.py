@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import pytest
 
-from ovnlb_backends import demo
+from ovnlb_backends.cli import demo
 from ovnlb_core import requests as rq
 from ovnlb_core.nb import NbSnapshot, full_row
 from ovnlb_core.octavia import (
@@ -68,7 +68,7 @@ MEMBER_ENTRY = f"member_{ME}_10.10.10.10:63015_{MS}"
 def _topology() -> Topology:
     """The NB topology rows of the fixture (switches, ports, router) as a plain snapshot.
 
-    The walkthrough's topology rows are reused from ``ovnlb_backends.demo`` (data only);
+    The walkthrough's topology rows are reused from ``ovnlb_backends.cli.demo`` (data only);
     references name rows by their ``_name``, which is used as their UUID here.
     """
     tables: dict[str, dict[str, dict[str, Any]]] = {}

@@ -17,7 +17,7 @@ import pytest
 
 from fake_openstack import FakeOpenStack
 from ovnlb_backends.cli import main
-from ovnlb_backends.sources import JsonFileSource, OpenStackSource, SourceError, open_source
+from ovnlb_backends.service.sources import JsonFileSource, OpenStackSource, SourceError, open_source
 from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.sync import DesiredLb, SourceFormatError, view_from_api
 

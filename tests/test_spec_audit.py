@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from ovnlb_backends import demo
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core import events as ev
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import (

@@ -1,4 +1,4 @@
-"""Sync: Octavia's view against NB rows (ovnlb_core.sync, ovnlb_backends.sync).
+"""Sync: Octavia's view against NB rows (ovnlb_core.sync, ovnlb_backends.service.sync).
 
 Expected rows come from the conformance files (the reference's recorded NB
 state) or from the spec; never from ovnlb's own output. The NB side runs on
@@ -20,13 +20,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.replay import replay
 from ovnlb_backends.sandbox import OvnSandbox
-from ovnlb_backends.sources import JsonFileSource
-from ovnlb_backends.sync import run_sync
+from ovnlb_backends.service.driver import OvnLbDriver, handle
+from ovnlb_backends.service.replay import replay
+from ovnlb_backends.service.sources import JsonFileSource
+from ovnlb_backends.service.sync import run_sync
 from ovnlb_core import requests as rq
 from ovnlb_core import sync as core
 from ovnlb_core.dump import canonical_dump

@@ -22,10 +22,10 @@ from histories import (
     interface_ops,
     interface_port,
 )
-from ovnlb_backends import demo
-from ovnlb_backends.actions import lrp_row, router_interface_event
-from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.actions import lrp_row, router_interface_event
+from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core import events as ev
 from ovnlb_core import sync as core
 from ovnlb_core.errors import OvnlbError

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from conftest import start_sandbox
-from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.idl import IdlBackend
-from ovnlb_backends.replay import canon_status, load
 from ovnlb_backends.sandbox import OvnSandbox
-from ovnlb_backends.watch import Watcher
+from ovnlb_backends.service.driver import OvnLbDriver, handle
+from ovnlb_backends.service.replay import canon_status, load
+from ovnlb_backends.service.watch import Watcher
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.nb import NbReader

@@ -8,11 +8,11 @@ What it holds:
   fast JSON path in ``jsonparser``, installed when a connection is opened),
   ``nbctl`` (one ``ovn-nbctl`` invocation per plan), and ``sandbox``
   (private ``ovsdb-server``/``ovn-northd`` for tests and the demo);
-* the service layer: ``driver`` (one Octavia request: read -> parse ->
-  request -> translate -> diff -> commit), ``sync`` / ``sources`` (Octavia's
-  view against NB), ``watch`` / ``sbwatch`` (NB/SB events), ``replay``
-  (conformance files), ``demo``;
-* the ``ovnlb`` command line: ``cli``, ``sync_cmd``, ``watch_cmd``.
+* :mod:`ovnlb_backends.service`, the service layer: ``driver`` (one Octavia
+  request: read -> plan -> commit), ``actions`` (event plans), ``sync`` /
+  ``sources`` (Octavia's view against NB), ``watch`` / ``sbwatch`` (NB/SB
+  events), ``replay`` (conformance files);
+* :mod:`ovnlb_backends.cli`, the ``ovnlb`` command line (with ``demo``).
 
 What it is not: no translation logic lives here (that is :mod:`ovnlb_core`),
 and it never writes to Neutron or Octavia.
@@ -29,24 +29,24 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ovnlb_backends.base import Backend, BackendError, TryAgain
-    from ovnlb_backends.driver import OvnLbDriver, RetriesExhausted, handle
     from ovnlb_backends.idl import IdlBackend, IdlReader
     from ovnlb_backends.jsonparser import install_json_parser, json_parser_info
     from ovnlb_backends.memory import MemoryBackend, MemoryReader
     from ovnlb_backends.nbctl import NbctlBackend, NbctlReader
     from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
-    from ovnlb_backends.sources import OctaviaSource, open_source
-    from ovnlb_backends.sync import SyncRefused, SyncReport, plan_sync, run_sync
-    from ovnlb_backends.watch import Watcher
+    from ovnlb_backends.service.driver import OvnLbDriver, RetriesExhausted, handle
+    from ovnlb_backends.service.sources import OctaviaSource, open_source
+    from ovnlb_backends.service.sync import SyncRefused, SyncReport, plan_sync, run_sync
+    from ovnlb_backends.service.watch import Watcher
 
 #: Public name -> the module that defines (or re-exports) it.
 _EXPORTS: dict[str, str] = {
     "Backend": "ovnlb_backends.base",
     "BackendError": "ovnlb_backends.base",
     "TryAgain": "ovnlb_backends.base",
-    "OvnLbDriver": "ovnlb_backends.driver",
-    "RetriesExhausted": "ovnlb_backends.driver",
-    "handle": "ovnlb_backends.driver",
+    "OvnLbDriver": "ovnlb_backends.service.driver",
+    "RetriesExhausted": "ovnlb_backends.service.driver",
+    "handle": "ovnlb_backends.service.driver",
     "IdlBackend": "ovnlb_backends.idl",
     "IdlReader": "ovnlb_backends.idl",
     "install_json_parser": "ovnlb_backends.jsonparser",
@@ -58,13 +58,13 @@ _EXPORTS: dict[str, str] = {
     "OvnNbCluster": "ovnlb_backends.sandbox",
     "OvnSandbox": "ovnlb_backends.sandbox",
     "SandboxUnavailable": "ovnlb_backends.sandbox",
-    "OctaviaSource": "ovnlb_backends.sources",
-    "open_source": "ovnlb_backends.sources",
-    "SyncRefused": "ovnlb_backends.sync",
-    "SyncReport": "ovnlb_backends.sync",
-    "plan_sync": "ovnlb_backends.sync",
-    "run_sync": "ovnlb_backends.sync",
-    "Watcher": "ovnlb_backends.watch",
+    "OctaviaSource": "ovnlb_backends.service.sources",
+    "open_source": "ovnlb_backends.service.sources",
+    "SyncRefused": "ovnlb_backends.service.sync",
+    "SyncReport": "ovnlb_backends.service.sync",
+    "plan_sync": "ovnlb_backends.service.sync",
+    "run_sync": "ovnlb_backends.service.sync",
+    "Watcher": "ovnlb_backends.service.watch",
 }
 
 __all__ = [

@@ -6,7 +6,7 @@ row (old and new value, canonical form of :mod:`ovnlb_core.nb`) plus the
 current NB rows into :class:`LbAction` values: one request closure per load
 balancer, run like any Octavia request (read -> parse -> closure ->
 translate -> plan -> one transaction). :func:`plan_action` computes the plan
-of an action without I/O; :mod:`ovnlb_backends.watch` applies them.
+of an action without I/O; :mod:`ovnlb_backends.service.watch` applies them.
 
 Router-interface handlers are *event based*, as the reference's (spec 3.6):
 a ``Logical_Router_Port`` created or deleted changes the associations of

@@ -2,7 +2,7 @@
 
 ``octavia-driver-agent`` runs ``agent(exit_event)`` in its own process (and
 restarts it about a second after it raises). The agent hosts the NB/SB
-:class:`~ovnlb_backends.watch.Watcher`: router interfaces, floating IPs and
+:class:`~ovnlb_backends.service.watch.Watcher`: router interfaces, floating IPs and
 ``Service_Monitor`` health, acted on by whichever agent holds the OVSDB lock
 ``ovnlb_watch`` (one actor per cluster however many driver agents run).
 Member statuses go to Octavia through the driver agent's status socket,
@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ovnlb_backends.base import BackendError
-from ovnlb_backends.watch import Watcher
+from ovnlb_backends.service.watch import Watcher
 from ovnlb_core import events as ev
 from ovnlb_core.nb import NbReader
 from ovnlb_core.parse import parse

@@ -32,7 +32,7 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_lib.api.drivers import provider_base
 
 from ovnlb_backends.base import Backend, BackendError, Reader
-from ovnlb_backends.driver import OvnLbDriver
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core import errors
 from ovnlb_core import octavia as oc
 from ovnlb_core import requests as rq

@@ -14,7 +14,7 @@ from oslo_config import cfg
 from provider_cloud import Cloud, bind_port, make_cloud
 from test_octavia_provider import HM, LB, MEMBER, _hm, _walk_to_member
 
-from ovnlb_backends.watch import Watcher
+from ovnlb_backends.service.watch import Watcher
 from ovnlb_octavia import config
 from ovnlb_octavia.agent import AgentWatcher, agent, operating_only
 

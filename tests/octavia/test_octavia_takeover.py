@@ -22,10 +22,10 @@ from octavia_lib.api.drivers import exceptions as lib_exc
 from octavia_stub import OctaviaRecorder
 
 from conftest import start_sandbox
-from ovnlb_backends.actions import lrp_row
-from ovnlb_backends.driver import OvnLbDriver, handle
 from ovnlb_backends.idl import IdlBackend
-from ovnlb_backends.replay import compare, is_event, load, replay, router_interface
+from ovnlb_backends.service.actions import lrp_row
+from ovnlb_backends.service.driver import OvnLbDriver, handle
+from ovnlb_backends.service.replay import compare, is_event, load, replay, router_interface
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.topology import subnets_from_neutron

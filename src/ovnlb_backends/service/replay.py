@@ -12,9 +12,9 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from ovnlb_backends.actions import lrp_row, router_interface_event
 from ovnlb_backends.base import Backend
-from ovnlb_backends.driver import OvnLbDriver, handle
+from ovnlb_backends.service.actions import lrp_row, router_interface_event
+from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core import events as ev
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.errors import BackendError, NotFoundError, OvnlbError

@@ -20,15 +20,15 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ovnlb_backends.cli import (
+from ovnlb_backends.cli.main import (
     add_backend_args,
     add_common_args,
     add_format_args,
     open_backend,
 )
-from ovnlb_backends.output import UsageError, write_output
-from ovnlb_backends.sources import OctaviaSource, OpenStackSource, open_source
-from ovnlb_backends.sync import LbResult, SyncReport, plan_sync, run_sync
+from ovnlb_backends.cli.output import UsageError, write_output
+from ovnlb_backends.service.sources import OctaviaSource, OpenStackSource, open_source
+from ovnlb_backends.service.sync import LbResult, SyncReport, plan_sync, run_sync
 from ovnlb_core.errors import CliError, RowParseError
 from ovnlb_core.parse import parse
 from ovnlb_core.rows import lb_names
@@ -49,7 +49,7 @@ CHECK_OK, CHECK_WARNING, CHECK_CRITICAL, CHECK_UNKNOWN = 0, 1, 2, 3
 #: Default share of the owned load balancers a sync may delete without --allow-mass-delete.
 DEFAULT_DELETE_SHARE = 0.10
 
-log = logging.getLogger("ovnlb_backends.sync_cmd")
+log = logging.getLogger("ovnlb_backends.cli.sync_cmd")
 
 
 def _source_args(p: argparse.ArgumentParser, *, deleting: bool = False) -> None:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from ovnlb_backends.base import Backend
-from ovnlb_backends.driver import OvnLbDriver
 from ovnlb_backends.nbctl_format import render_row
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core.nb import NbReader
 from ovnlb_core.rawops import RawOp
 from ovnlb_core.topology import Subnet

@@ -1,4 +1,4 @@
-"""``ovnlb watch``: run a :class:`~ovnlb_backends.watch.Watcher` from the command line.
+"""``ovnlb watch``: run a :class:`~ovnlb_backends.service.watch.Watcher` from the command line.
 
 Status payloads (member health roll-ups) are printed on stdout as JSON
 lines, one payload per line; log messages go to stderr (``-v``: one line
@@ -17,7 +17,7 @@ from typing import Any
 
 from ovnlb_core.status import Payload
 
-log = logging.getLogger("ovnlb_backends.watch_cmd")
+log = logging.getLogger("ovnlb_backends.cli.watch_cmd")
 
 #: Exit code of ``--once`` when another watcher holds the lock.
 EXIT_LOCKED = 2
@@ -42,9 +42,9 @@ def _log_applied(watcher: Any) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Watch NB/SB and apply router-interface, floating-IP and health events."""
-    from ovnlb_backends.cli import _check_tls
-    from ovnlb_backends.output import UsageError
-    from ovnlb_backends.watch import Watcher
+    from ovnlb_backends.cli.main import check_tls
+    from ovnlb_backends.cli.output import UsageError
+    from ovnlb_backends.service.watch import Watcher
     from ovnlb_core.errors import CliError
 
     remote = args.remote or os.environ.get("OVN_NB_DB")
@@ -54,7 +54,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         missing = [n for n, v in wanted if not v]
         raise UsageError(f"needs {' and '.join(missing)}")
     for r in (remote, sb_remote):
-        _check_tls(r, args.private_key, args.certificate, args.ca_cert)
+        check_tls(r, args.private_key, args.certificate, args.ca_cert)
     log.info("watching NB %s and SB %s (lock %s)", remote, sb_remote, args.lock)
     try:
         watcher = Watcher(
@@ -94,7 +94,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``watch`` command to the ``ovnlb`` parser's subparsers."""
-    from ovnlb_backends.cli import add_common_args
+    from ovnlb_backends.cli.main import add_common_args
 
     p = subparsers.add_parser(
         "watch",

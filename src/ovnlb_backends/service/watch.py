@@ -42,9 +42,9 @@ import ovs.jsonrpc
 import ovs.poller
 import ovs.stream
 
-from ovnlb_backends.actions import apply_action
 from ovnlb_backends.base import BackendError
 from ovnlb_backends.idl import IdlBackend, _fetch_schema, _split_remotes
+from ovnlb_backends.service.actions import apply_action
 from ovnlb_core import events as ev
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.nb import SCHEMA, Column
@@ -326,7 +326,7 @@ class Watcher:
                 log.exception("%s event for load balancer %s failed", action.kind, action.lb_id)
 
     def _apply(self, action: ev.LbAction) -> None:
-        # The same application as the replayer's (ovnlb_backends.actions), under the lock.
+        # The same application as the replayer's (ovnlb_backends.service.actions), under the lock.
         result = apply_action(
             self.backend,
             action,

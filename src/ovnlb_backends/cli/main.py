@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from ovnlb_backends.base import Backend, BackendError
-from ovnlb_backends.output import FORMATS, UsageError
+from ovnlb_backends.cli.output import FORMATS, UsageError
 from ovnlb_core.errors import CliError, OvnlbError
 
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 130
@@ -126,7 +126,7 @@ def backend_kind(args: argparse.Namespace) -> str:
     return kind
 
 
-def _check_tls(remote: str, key: str | None, cert: str | None, ca: str | None) -> None:
+def check_tls(remote: str, key: str | None, cert: str | None, ca: str | None) -> None:
     """One-line errors for TLS files and settings, before any connection attempt."""
     for opt, path in (("--private-key", key), ("--certificate", cert), ("--ca-cert", ca)):
         if path is None:
@@ -237,7 +237,7 @@ def open_backend(args: argparse.Namespace) -> Iterator[Backend]:
             raise UsageError(
                 f"--backend {kind} needs an NB remote: --remote/--db, ${ENV_NB} or --sandbox"
             )
-        _check_tls(remote, key, cert, ca)
+        check_tls(remote, key, cert, ca)
         log.info("connecting to %s (%s backend)", remote, kind)
         backend: Any
         if kind == "idl":
@@ -307,7 +307,7 @@ _add_backend_args = add_backend_args
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a conformance file; with --check compare with its expectations."""
-    from ovnlb_backends.replay import compare, load, replay
+    from ovnlb_backends.service.replay import compare, load, replay
 
     try:
         doc = load(args.file)
@@ -354,7 +354,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     already there, and removes what it created at the end, so it can be
     run again.
     """
-    from ovnlb_backends import demo
+    from ovnlb_backends.cli import demo
 
     with open_backend(args) as backend:
         real = backend_kind(args) != "memory" and not (args.sandbox or args.northd)
@@ -402,7 +402,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     import time
     from importlib import metadata
 
-    from ovnlb_backends.output import write_output
+    from ovnlb_backends.cli.output import write_output
 
     facts: list[tuple[str, str]] = [("ovnlb", metadata.version("ovnlb"))]
     facts.append(("python", sys.version.split()[0]))
@@ -473,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="ovnlb", description=__doc__)
     parser.add_argument("--version", action="version", version=_version_string())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    from ovnlb_backends import watch_cmd
+    from ovnlb_backends.cli import watch_cmd
 
     watch_cmd.register(sub)
     p = sub.add_parser("replay", help="replay a conformance file")
@@ -497,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_format_args(p)
     add_common_args(p)
     p.set_defaults(func=cmd_doctor)
-    from ovnlb_backends import sync_cmd
+    from ovnlb_backends.cli import sync_cmd
 
     sync_cmd.register(sub)
     return parser
@@ -556,7 +556,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return error_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())
