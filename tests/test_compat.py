@@ -752,9 +752,9 @@ def test_b35_router_reference_is_an_exact_name() -> None:
     router = f"neutron-{demo.ROUTER}"
     # An lr_ref entry that merely contains the router's name is another router.
     row = ProtocolRow(uuid=demo.LB, vip="172.24.4.9", lr_ref=(f"{router}0",))
-    out = rq._associate_lr(row, topo, router)
+    out = rq.associate_lr(row, topo, router)
     assert out.lr_ref == (f"{router}0", router)
-    assert rq._associate_lr(out, topo, router).lr_ref == (f"{router}0", router)
+    assert rq.associate_lr(out, topo, router).lr_ref == (f"{router}0", router)
 
 
 def test_b38_legacy_member_entry_is_a_named_parse_error(driver: OvnLbDriver) -> None:

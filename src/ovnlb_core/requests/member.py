@@ -1,0 +1,439 @@
+"""Everything about members lives here: their requests, one or a batch at a time.
+
+``member_create/update/delete`` and ``member_batch_update`` (spec 3.4, 3.5,
+5.3): a member is an entry of its pool in the row, a status in
+``neutron:member_status``, a count of its switch in ``ls_refs`` and its
+subnet's routers (:mod:`~ovnlb_core.requests.associations`), a mapping when
+the row has health checks, and its floating IP centralised (spec 6.4). A
+batch changes the row through one :class:`~ovnlb_core.requests.draft.RowDraft`.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+import attrs
+
+from ovnlb_core import validate
+from ovnlb_core.errors import UnsupportedOptionError
+from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
+from ovnlb_core.octavia import Member, Update
+from ovnlb_core.plan import NatUpdate
+from ovnlb_core.requests.common import Context, Outcome, pool_row, vip_subnet, vip_subnet_obj
+from ovnlb_core.requests.draft import RowDraft
+from ovnlb_core.status import ACTIVE, DELETED, Payload, entry, rollup
+from ovnlb_core.topology import Topology, ovn_name
+from ovnlb_core.translate import _TEXT, _texts
+
+__all__ = [
+    "member_batch_update",
+    "member_create",
+    "member_delete",
+    "member_update",
+    "members_delete",
+]
+
+_MEMBER_ID = operator.attrgetter("id")
+_ADDRESS = operator.attrgetter("address")
+_PROTOCOL_PORT = operator.attrgetter("protocol_port")
+
+
+class _MemberIndex:
+    """Where each member id sits in a pool's member tuple.
+
+    Lookups by id, and by entry text (:meth:`MemberEntry.text`), cost a C-speed scan
+    of the ids for the first few and O(1) after (an id -> positions dict is built on
+    the ninth): no member's text is built for a lookup. An entry ``member_<id>_...``
+    can only equal the text of a member whose id is the text between ``member_`` and
+    one of the later ``_``, so only the members with those ids are compared (by their
+    full text).
+    """
+
+    __slots__ = ("_first", "_groups", "_ids", "_lookups", "members")
+
+    #: Lookups answered by scanning before the dict is built.
+    SCANS = 8
+
+    def __init__(self, members: tuple[MemberEntry, ...]) -> None:
+        self.members = members
+        self._ids: list[str] | None = None
+        self._lookups = 0
+        #: id -> its first position; None until built.
+        self._first: dict[str, int] | None = None
+        #: id -> every position, only when some id occurs more than once.
+        self._groups: dict[str, list[int]] | None = None
+
+    def _build(self, ids: list[str]) -> None:
+        n = len(ids)
+        # Later positions are overwritten by earlier ones: the first position stays.
+        self._first = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
+        if len(self._first) != n:
+            groups: dict[str, list[int]] = {}
+            for i, mid in enumerate(ids):
+                groups.setdefault(mid, []).append(i)
+            self._groups = groups
+
+    def positions(self, member_id: str) -> Sequence[int]:
+        """Every position of ``member_id``, ascending."""
+        if self._ids is None:
+            self._ids = list(map(_MEMBER_ID, self.members))
+        self._lookups += 1
+        if self._first is None and self._lookups > self.SCANS:
+            self._build(self._ids)
+        if self._groups is not None:
+            return self._groups.get(member_id, ())
+        if self._first is not None:
+            i = self._first.get(member_id)
+            return () if i is None else (i,)
+        out: list[int] = []
+        i = -1
+        while True:
+            try:
+                i = self._ids.index(member_id, i + 1)
+            except ValueError:
+                return out
+            out.append(i)
+
+    def by_id(self, member_id: str, skip: Collection[int] = ()) -> int | None:
+        """The first position of ``member_id`` not in ``skip``."""
+        return next((i for i in self.positions(member_id) if i not in skip), None)
+
+    def by_text(self, text: str, skip: Collection[int] = ()) -> int | None:
+        """The first position (not in ``skip``) whose member's text is ``text``."""
+        if not text.startswith("member_"):
+            return None
+        best: int | None = None
+        k = text.find("_", 7)
+        while k >= 0:
+            for i in self.positions(text[7:k]):
+                if i in skip or (best is not None and i >= best):
+                    continue
+                if self.members[i].text() == text:
+                    best = i
+                    break
+            k = text.find("_", k + 1)
+        return best
+
+    def without(self, gone: Collection[int]) -> tuple[MemberEntry, ...]:
+        """The members, those at the positions ``gone`` left out (C-speed slices)."""
+        out: list[MemberEntry] = []
+        start = 0
+        for i in sorted(gone):
+            out += self.members[start:i]
+            start = i + 1
+        out += self.members[start:]
+        return tuple(out)
+
+
+class _SubnetOf:
+    """A member's subnet (its own, else the VIP's) for one request; the VIP subnet is looked
+    up at most once."""
+
+    def __init__(self, ctx: Context, lb_id: str, row: ProtocolRow) -> None:
+        self.ctx = ctx
+        self.lb_id = lb_id
+        self.row = row
+        self._vip: str | None = None
+        self._looked_up = False
+
+    def __call__(self, m: Member) -> str:
+        if m.subnet_id:
+            return m.subnet_id
+        if not self._looked_up:
+            self._vip = vip_subnet(self.ctx, self.lb_id, self.row) or ""
+            self._looked_up = True
+        return self._vip or ""
+
+    def entry(self, m: Member) -> MemberEntry:
+        """The member's pool entry."""
+        return MemberEntry(m.id, m.address, m.protocol_port, self(m))
+
+
+def _member_nat_updates(
+    row: ProtocolRow, topo: Topology, entries: Iterable[MemberEntry]
+) -> list[NatUpdate]:
+    """Member FIP centralisation (spec 6.4; deviation B19: every member is looked at)."""
+    if not row.vip_fip and not row.additional_vip_fips:
+        return []
+    out = []
+    for e in entries:
+        lsp = topo.member_port(e.subnet_id, e.address)
+        if lsp is None:
+            continue
+        for u, nat in topo.nats_of_port(str(lsp.get("name"))):
+            clear_mac = nat.get("external_mac") is not None
+            clear_lp = nat.get("logical_port") is not None
+            if clear_mac or clear_lp:
+                out.append(NatUpdate(u, clear_logical_port=clear_lp, clear_external_mac=clear_mac))
+    return out
+
+
+# -- create ---------------------------------------------------------------------------------------
+
+
+def _add_members(
+    ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str], list[NatUpdate]]:
+    """Append the members not in the pool yet (by entry text); the new state, row, the row's
+    statuses (``row.statuses()``) and the NAT updates. O(len(members)) plus one row rebuild."""
+    state, row, pool = pool_row(state, pool_id)
+    topo = ctx.topology
+    draft = RowDraft(row)
+    subnet_of = _SubnetOf(ctx, state.name, row)
+    index = _MemberIndex(pool.members)
+    added_texts: set[str] = set()
+    new_members = list(pool.members)
+    added: list[MemberEntry] = []
+    has_hc = bool(row.health_checks)
+    statuses: list[tuple[str, str]] = []
+    # Subnet text -> the switch its members count (None: none). Associating a subnet's
+    # routers again changes nothing (same switches, routers and lr_ref) and the switch
+    # checks give the same answers within a request, so a batch pays them once per
+    # subnet; only the switch's count moves per member.
+    counted: dict[str, str | None] = {}
+    in_pool = index.by_text if pool.members else None
+    for m in members:
+        e = subnet_of.entry(m)
+        text = e.text()
+        if text in added_texts or (in_pool is not None and in_pool(text) is not None):
+            # Not changed so far in this request: the row's statuses as they came.
+            statuses.append((m.id, draft.statuses().get(m.id, "NO_MONITOR")))
+            continue
+        added_texts.add(text)
+        new_members.append(e)
+        added.append(e)
+        sid = e.subnet_id
+        if sid in counted:
+            ls_counted = counted[sid]
+            if ls_counted is not None:
+                draft.count_ls(ls_counted)
+        else:
+            subnet = topo.subnet(sid)
+            ls_counted = None
+            if subnet is not None:
+                ls = ovn_name(subnet.network_id)
+                if draft.associate_ls(topo, ls):
+                    ls_counted = ls
+                draft.associate_subnet_routers(topo, sid)
+            counted[sid] = ls_counted
+        if not m.admin_state_up:
+            value = "OFFLINE"
+        elif has_hc:
+            value = draft.hm_member(topo, e)
+        else:
+            value = "NO_MONITOR"
+        statuses.append((m.id, value))
+    draft.replace_pool(attrs.evolve(pool, members=tuple(new_members)))
+    draft.update_statuses(statuses)
+    new_row = draft.finish()
+    state = state.replace(row, new_row)
+    return state, new_row, draft.statuses(), _member_nat_updates(new_row, topo, added)
+
+
+def member_create(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
+    """``member_create``: append the entry, count its switch, join its routers; roll-up."""
+    pool_id = member.pool_id
+    lb_row = state.row_with_pool(pool_id) if state and pool_id else None
+    validate.member(member, lb_row, vip_subnet_obj(ctx, state, lb_row))
+    assert pool_id is not None
+    state, row, statuses, nats = _add_members(ctx, state, pool_id, [member])  # type: ignore[arg-type]
+    return Outcome(state, (rollup(state.name, row, ctx.view, statuses=statuses),), tuple(nats))
+
+
+# -- delete ---------------------------------------------------------------------------------------
+
+
+def _remove_members(
+    ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str]]:
+    """Remove each member's entry (by text, else by id); the new state, row and its statuses.
+
+    O(len(members)) plus one rebuild of the pool and the row.
+    """
+    state, row, pool = pool_row(state, pool_id)
+    topo = ctx.topology
+    draft = RowDraft(row)
+    subnet_of = _SubnetOf(ctx, state.name, row)
+    index = _MemberIndex(pool.members)
+    has_hc = bool(row.health_checks)
+    gone: set[int] = set()
+    removed_ids = []
+    leaving = {m.id for m in members}
+    for m in members:
+        e = subnet_of.entry(m)
+        i = index.by_text(e.text(), gone)
+        if i is None:
+            i = index.by_id(m.id, gone)
+        removed_ids.append(m.id)
+        if i is None:
+            continue
+        found = pool.members[i]
+        # The entry object goes wherever it occurs (the same object can only recur under
+        # its own id).
+        gone.update(j for j in index.positions(found.id) if pool.members[j] is found)
+        if has_hc:
+            draft.hm_member_unmap(found, pool_id, leaving)
+        subnet = topo.subnet(found.subnet_id)
+        if subnet is not None:
+            draft.disassociate_ls(topo, ovn_name(subnet.network_id))
+    if gone:
+        draft.replace_pool(attrs.evolve(pool, members=index.without(gone)))
+    draft.drop_statuses(removed_ids)
+    new_row = draft.finish()
+    state = state.replace(row, new_row)
+    return state, new_row, draft.statuses()
+
+
+def member_delete(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
+    """``member_delete``: remove the entry, uncount its switch; roll-up with the member DELETED.
+
+    V8 (spec 7) applies to deletes as to creates: without a subnet the member must be on the
+    VIP subnet, else ``UnsupportedOptionError`` and nothing is written.
+    """
+    if not member.subnet_id:
+        lb_row = state.row_with_pool(member.pool_id) if state and member.pool_id else None
+        subnet = vip_subnet_obj(ctx, state, lb_row)
+        if subnet is None or not subnet.contains(member.address):
+            raise UnsupportedOptionError(
+                "member",
+                "subnet_id",
+                "Subnet is required, or Loadbalancer associated with Pool must have a subnet, "
+                "for Member deletion with OVN Provider Driver if it is not the same as LB VIP "
+                "subnet",
+                resource_id=member.id,
+            )
+    return members_delete(ctx, state, member.pool_id, [member])
+
+
+def members_delete(
+    ctx: Context, state: LoadBalancerState | None, pool_id: str | None, members: Sequence[Member]
+) -> Outcome:
+    """One ``member_delete`` request for ``members`` (all of ``pool_id``): one roll-up
+    payload, computed after every member is removed, with each member ``DELETED``."""
+    deleted = [entry(m.id, DELETED) for m in members]
+    if state is None or pool_id is None or state.row_with_pool(pool_id) is None:
+        return Outcome(state, ({"members": deleted},))
+    state, row, statuses = _remove_members(ctx, state, pool_id, members)
+    report = rollup(state.name, row, ctx.view, statuses=statuses, members=False)
+    report["members"] = deleted
+    return Outcome(state, (report,))
+
+
+# -- update ---------------------------------------------------------------------------------------
+
+
+def _updated_status(prev: str | None, has_hc: bool, m: Member, admin_given: bool) -> str:
+    if not admin_given:
+        return prev or "NO_MONITOR"
+    if not m.admin_state_up:
+        return "OFFLINE"
+    if has_hc:
+        return "ERROR" if prev == "ERROR" else "ONLINE"
+    return "NO_MONITOR"
+
+
+def _update_members(
+    ctx: Context, state: LoadBalancerState, pool_id: str, items: Sequence[tuple[Member, bool]]
+) -> tuple[LoadBalancerState, Payload]:
+    """New statuses (and mappings) of members; O(len(items)) plus one row rebuild."""
+    state, row, pool = pool_row(state, pool_id)
+    has_hc = bool(row.health_checks)
+    draft = RowDraft(row)
+    statuses = draft.statuses()
+    index: _MemberIndex | None = None
+    reported: list[dict[str, Any]] = []
+    if items and not has_hc and all(given for _, given in items):
+        # No health check and every admin state given (a batch): no mapping changes,
+        # each status follows its member's admin state alone (what the loop below does,
+        # without a call per member).
+        # (Lists and zip, no pair per member: with 10k members, fewer live objects for
+        # the interpreter's collections to promote.)
+        ids = [m.id for m, _ in items]
+        values = ["NO_MONITOR" if m.admin_state_up else "OFFLINE" for m, _ in items]
+        draft.update_statuses(zip(ids, values, strict=True))
+        reported = [
+            {"id": mid, "provisioning_status": ACTIVE, "operating_status": value}
+            for mid, value in zip(ids, values, strict=True)
+        ]
+        items = ()
+    for m, admin_given in items:
+        value = _updated_status(statuses.get(m.id), has_hc, m, admin_given)
+        draft.set_status(m.id, value)
+        reported.append(entry(m.id, ACTIVE, value))
+        if has_hc and admin_given:
+            if index is None:
+                index = _MemberIndex(pool.members)
+            i = index.by_id(m.id)
+            if i is not None:
+                e = pool.members[i]
+                if m.admin_state_up:
+                    draft.hm_member(ctx.topology, e)
+                else:
+                    draft.hm_member_unmap(e, pool_id)
+    new_row = draft.finish()
+    state = state.replace(row, new_row)
+    report = rollup(state.name, new_row, ctx.view, statuses=draft.statuses(), members=False)
+    report["members"] = reported
+    return state, report
+
+
+def member_update(ctx: Context, state: LoadBalancerState | None, upd: Update[Member]) -> Outcome:
+    """``member_update``: the member's status (spec 5.3; deviation B41: without an admin state
+    the stored status is kept)."""
+    m = upd.new
+    lb_row = state.row_with_pool(m.pool_id) if state and m.pool_id else None
+    validate.member(
+        m, lb_row, vip_subnet_obj(ctx, state, lb_row), check_address="address" in upd.changed
+    )
+    _, _, _ = pool_row(state, m.pool_id)
+    assert state is not None and m.pool_id is not None
+    state, report = _update_members(ctx, state, m.pool_id, [(m, "admin_state_up" in upd.changed)])
+    return Outcome(state, (report,))
+
+
+def member_batch_update(
+    ctx: Context, state: LoadBalancerState | None, pool_id: str, members: Sequence[Member]
+) -> Outcome:
+    """``member_batch_update``: create, update, delete requests in that order, each reported."""
+    state, row, pool = pool_row(state, pool_id)
+    subnet = vip_subnet_obj(ctx, state, row)
+    for m in members:
+        validate.member(m, row, subnet, batch=True)
+    members = [m if m.pool_id == pool_id else attrs.evolve(m, pool_id=pool_id) for m in members]
+    texts = set(_texts(pool.members))
+    subnet_of = _SubnetOf(ctx, state.name, row)
+    create: list[Member] = []
+    update: list[Member] = []
+    # Each member's entry text (MemberEntry.text), formatted at C speed over the batch.
+    wanted_texts = map(
+        _TEXT,
+        map(_MEMBER_ID, members),
+        map(_ADDRESS, members),
+        map(_PROTOCOL_PORT, members),
+        map(subnet_of, members),
+    )
+    for m, text in zip(members, wanted_texts, strict=True):
+        (update if text in texts else create).append(m)
+    wanted = {m.id for m in members}
+    delete = [
+        Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
+        for e in pool.members
+        if e.id not in wanted
+    ]
+    reports: list[Payload] = []
+    nats: list[NatUpdate] = []
+    if create:
+        state, row, statuses, new_nats = _add_members(ctx, state, pool_id, create)
+        nats += new_nats
+        reports.append(rollup(state.name, row, ctx.view, statuses=statuses))
+    if update:
+        state, report = _update_members(ctx, state, pool_id, [(m, True) for m in update])
+        reports.append(report)
+    if delete:
+        state, row, statuses = _remove_members(ctx, state, pool_id, delete)
+        report = rollup(state.name, row, ctx.view, statuses=statuses, members=False)
+        report["members"] = [entry(m.id, DELETED) for m in delete]
+        reports.append(report)
+    return Outcome(state, tuple(reports), tuple(nats))
