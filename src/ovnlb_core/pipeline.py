@@ -6,7 +6,7 @@ replayer, a sync against Octavia's view), takes the same path::
 
     actual  = lb_rowset(reader, lb_id)          rows.py: the LB's rows, read by index
     state   = parse(lb_id, actual)              parse.py: rows -> model
-    outcome = fn(Context(topology, view), state)    requests.py / events.py / sync.py
+    outcome = fn(Context(topology, view), state)    requests/ / events.py / sync.py
     desired = translate(outcome.state)          translate.py: model -> rows
     desired, actual += the NAT columns the outcome clears
     plan    = diff(actual, desired)             plan.py: the minimal change
