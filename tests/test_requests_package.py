@@ -18,19 +18,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ovnlb_backends.cli import demo
+from ovnlb_backends.memory import MemoryBackend
 from ovnlb_core import requests as rq
 from ovnlb_core.model import ProtocolRow
-from ovnlb_core.nb import NbSnapshot, full_row
 from ovnlb_core.topology import Topology, ovn_name
 
 
 def _topology() -> Topology:
-    tables: dict[str, dict[str, dict[str, Any]]] = {}
-    for op in demo.topology_ops():
-        row = dict(op["row"])
-        uuid = row.pop("_name")
-        tables.setdefault(op["table"], {})[uuid] = full_row(op["table"], row)
-    return Topology(NbSnapshot(tables), demo.SUBNETS)
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    return Topology(backend.reader(), demo.SUBNETS)
 
 
 TOPO = _topology()
