@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ovnlb_core.formats import HC_HM as HC_HM
+from ovnlb_core.formats import HC_POOL as HC_POOL
+from ovnlb_core.formats import HC_VIP as HC_VIP
 from ovnlb_core.formats import (
-    HC_HM,
-    HC_POOL,
-    HC_VIP,
     KEY_ADD_VIP_FIPS,
     KEY_ADD_VIP_PORTS,
     KEY_ADD_VIPS,
@@ -38,55 +38,37 @@ from ovnlb_core.formats import (
     KEY_VIP_FIP,
     KEY_VIP_PORT,
     MEMBER_TEXT,
-    ROW_NAMESPACE,
-    bracket,
-    dumps,
     endpoint,
     healthmonitors_text,
     is_disabled,
-    is_ipv6,
     join_list,
     ls_refs_text,
     member_status_text,
     pool_value,
-    row_uuid,
 )
+from ovnlb_core.formats import ROW_NAMESPACE as ROW_NAMESPACE
+from ovnlb_core.formats import bracket as bracket
+from ovnlb_core.formats import dumps as dumps
+from ovnlb_core.formats import is_ipv6 as is_ipv6
+from ovnlb_core.formats import row_uuid as row_uuid
 from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow
-from ovnlb_core.textcache import RowCache, member_backends, member_texts
+from ovnlb_core.textcache import RowCache, member_texts
 
+# ``X as X`` imports above: names other modules import from here, living in formats.py
+# (and RowCache in textcache.py).
 __all__ = [
-    "HC_HM",
-    "HC_POOL",
-    "HC_VIP",
-    "KEY_ADD_VIPS",
-    "KEY_ADD_VIP_FIPS",
-    "KEY_ADD_VIP_PORTS",
-    "KEY_ENABLED",
-    "KEY_HMS",
-    "KEY_LR_REF",
-    "KEY_LS_REFS",
-    "KEY_MEMBER_STATUS",
-    "KEY_VIP",
-    "KEY_VIP_FIP",
-    "KEY_VIP_PORT",
-    "ROW_NAMESPACE",
     "RowCache",
-    "bracket",
     "compute_vips",
-    "dumps",
     "external_ids",
-    "is_ipv6",
-    "row_uuid",
     "translate",
     "translate_row",
     "vip_list",
 ]
 
-# Names other modules imported from here before formats.py and textcache.py existed.
+# Private names requests.py imports from here (before formats.py and textcache.py existed).
 _TEXT = MEMBER_TEXT
 _texts = member_texts
-_backends_of = member_backends
 
 
 def vip_list(row: ProtocolRow) -> list[str]:
