@@ -1,4 +1,4 @@
-"""Octavia's resources as the provider API passes them, validated.
+"""Everything about Octavia's resources lives here: as the provider API passes them, validated.
 
 Objects arrive as octavia-lib provider data models or their ``to_dict()``
 form (a key that is absent was ``Unset``). ``from_dict`` checks types and

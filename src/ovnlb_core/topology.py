@@ -1,4 +1,4 @@
-"""What translation needs to know of the network (spec section 3).
+"""Everything about the network as requests see it lives here (spec section 3).
 
 Neutron's OVN driver writes the topology into NB (switches, router ports,
 router-interface LSPs with ``neutron:cidrs``, NAT rows); Neutron itself is
@@ -17,6 +17,23 @@ import attrs
 
 from ovnlb_core.formats import ip_version as address_version
 from ovnlb_core.nb import SCHEMA, NbReader, Row
+
+__all__ = [
+    "DEVICE_OWNER_RI",
+    "HM_PORT_PREFIX",
+    "INDEXED_EXTERNAL_IDS",
+    "PROVNET_KEY",
+    "RowList",
+    "ScannedReader",
+    "Subnet",
+    "Topology",
+    "TopologyReader",
+    "as_topology_reader",
+    "interface_cidrs",
+    "ovn_name",
+    "port_keys",
+    "subnets_from_neutron",
+]
 
 DEVICE_OWNER_RI = "network:router_interface"
 PROVNET_KEY = "neutron:provnet-physical-network"
