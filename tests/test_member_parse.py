@@ -15,7 +15,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ovnlb_core.errors import InvalidRequestError
-from ovnlb_core.octavia import _IPV4, Member, _member_fast
+from ovnlb_core.formats import IPV4_RE as _IPV4
+from ovnlb_core.octavia import Member, _member_fast
 
 MID = "00000000-0000-4000-8000-000000000001"
 POOL = "6a8e6b3e-3d7b-4f4b-8f5e-5b0a4c2a8b11"

@@ -6,7 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ovnlb_core.model import MemberEntry
-from ovnlb_core.translate import _backends_of, _texts
+from ovnlb_core.textcache import member_backends as _backends_of
+from ovnlb_core.textcache import member_texts as _texts
 from strategies import members
 
 # Any text in the fields, not only well-formed ids and addresses: the builders

@@ -1,4 +1,4 @@
-"""The canonical NB dump of conformance files (``expect.nb``; conformance-format.md section 6).
+"""Everything about the canonical NB dump lives here (``expect.nb``; conformance-format.md 6).
 
 :func:`canonical_dump` turns the whole NB content seen through an
 :class:`~ovnlb_core.nb.NbReader` into plain JSON data in which no row UUID

@@ -1,4 +1,4 @@
-"""The NB state of an Octavia load balancer, as typed frozen values.
+"""Everything about the model lives here: an Octavia LB's NB state as typed frozen values.
 
 An Octavia load balancer is one :class:`LoadBalancerState`: one
 :class:`ProtocolRow` per L4 protocol in use (plus at most one protocol-less
@@ -8,7 +8,8 @@ the rows record them. ``vips`` is not stored: it is derived
 (:func:`ovnlb_core.translate.compute_vips`).
 
 Everything a row can hold has a place here, so ``parse(translate(m)) == m``;
-keys ovnlb does not understand are kept verbatim in ``extra_ids``.
+keys ovnlb does not understand are kept verbatim in ``extra_ids``. The text
+of every key and value comes from :mod:`ovnlb_core.formats`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
 
+from ovnlb_core.formats import (
+    SELECTION_FIELDS,
+    endpoint,
+    is_ipv6,
+    listener_key,
+    listener_value,
+    member_text,
+    pool_key,
+)
 from ovnlb_core.frozen import FrozenMap, frozen_map
 from ovnlb_core.plan import HealthCheckRow
 
@@ -42,14 +52,6 @@ def _sorted(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(value))
 
 
-#: ``selection_fields`` per load-balancing algorithm (``None``: LB create, no algorithm yet).
-SELECTION_FIELDS: Mapping[str | None, tuple[str, ...]] = {
-    "SOURCE_IP_PORT": ("ip_dst", "ip_src", "tp_dst", "tp_src"),
-    "SOURCE_IP": ("ip_dst", "ip_src"),
-    None: ("ip_dst", "ip_src", "tp_dst", "tp_src"),
-}
-
-
 @attrs.frozen
 class MemberEntry:
     """One member entry of a pool value: ``member_<id>_<address>:<port>_<subnet>``."""
@@ -63,17 +65,15 @@ class MemberEntry:
     @property
     def is_ipv6(self) -> bool:
         """True for an IPv6 address."""
-        return ":" in self.address
+        return is_ipv6(self.address)
 
     def text(self) -> str:
         """The entry as written in the pool value."""
-        return f"member_{self.id}_{self.address}:{self.port}_{self.subnet_id}"
+        return member_text(self.id, self.address, self.port, self.subnet_id)
 
     def backend(self) -> str:
         """The backend as written in a ``vips`` value."""
-        if self.is_ipv6:
-            return f"[{self.address}]:{self.port}"
-        return f"{self.address}:{self.port}"
+        return endpoint(self.address, self.port)
 
 
 @attrs.frozen
@@ -87,7 +87,7 @@ class PoolState:
     @property
     def key(self) -> str:
         """The external_ids key."""
-        return f"pool_{self.id}" if self.enabled else f"pool_{self.id}:D"
+        return pool_key(self.id, self.enabled)
 
 
 @attrs.frozen
@@ -105,14 +105,12 @@ class ListenerState:
     @property
     def key(self) -> str:
         """The external_ids key."""
-        return f"listener_{self.id}" if self.enabled else f"listener_{self.id}:D"
+        return listener_key(self.id, self.enabled)
 
     @property
     def value(self) -> str:
         """The external_ids value."""
-        if self.pool_id is None:
-            return f"{self.port}:"
-        return f"{self.port}:pool_{self.pool_id}" + (":D" if self.pool_ref_disabled else "")
+        return listener_value(self.port, self.pool_id, self.pool_ref_disabled)
 
 
 def _listeners(value: Iterable[ListenerState]) -> tuple[ListenerState, ...]:

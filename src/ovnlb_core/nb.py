@@ -1,4 +1,4 @@
-"""Generic, backend-neutral view of the OVN Northbound tables ovnlb reads or writes.
+"""Everything about the NB tables ovnlb reads or writes lives here: schema, reader, snapshot.
 
 A backend hands the core an :class:`NbSnapshot` (or anything with the same
 ``rows``/``by_name`` methods) and receives a :class:`~ovnlb_core.plan.Plan`.

@@ -1,4 +1,4 @@
-"""Octavia's resources as the provider API passes them, validated.
+"""Everything about Octavia's resources lives here: as the provider API passes them, validated.
 
 Objects arrive as octavia-lib provider data models or their ``to_dict()``
 form (a key that is absent was ``Unset``). ``from_dict`` checks types and
@@ -10,13 +10,13 @@ ranges and refuses any text that would corrupt the external_ids grammar
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 from ovnlb_core.errors import InvalidRequestError
+from ovnlb_core.formats import IPV4_RE, UUID_RE, is_uuid
 
 __all__ = [
     "AdditionalVip",
@@ -32,8 +32,6 @@ __all__ = [
     "update_of",
 ]
 
-
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 _MISSING: Any = object()
 
@@ -71,7 +69,7 @@ class _Reader:
             if optional:
                 return None
             raise self.fail(field, "is required")
-        if not isinstance(value, str) or not _UUID.fullmatch(value):
+        if not isinstance(value, str) or not is_uuid(value):
             raise self.fail(field, f"must be a UUID, got {value!r}")
         return value
 
@@ -205,14 +203,8 @@ class Member:
         )
 
 
-#: Dotted-quad IPv4 exactly as ``ipaddress`` accepts it (ASCII digits, no leading zero,
-#: each part at most 255); any other text is checked by ``ipaddress`` itself.
-_IPV4 = re.compile(
-    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}"
-    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
-)
-_ipv4 = _IPV4.fullmatch
-_uuid = _UUID.fullmatch
+_ipv4 = IPV4_RE.fullmatch
+_uuid = UUID_RE.fullmatch
 
 
 def _member_fast(d: dict[str, Any]) -> Member | None:

@@ -1,18 +1,18 @@
-"""NB rows -> model (the reverse of :mod:`ovnlb_core.translate`).
+"""Everything about reading NB rows back into the model lives here (the reverse of translate).
 
-Reads rows written by ovnlb and by the reference driver alike. A value that
-breaks the grammar raises :class:`~ovnlb_core.errors.RowParseError` naming the
-row and key, or, when an ``issues`` list is given, is recorded there and
-left out of the model (so that a sync rebuilds it).
+Reads rows written by ovnlb and by the reference driver alike, with the
+grammars of :mod:`ovnlb_core.formats`. A value that breaks the grammar
+raises :class:`~ovnlb_core.errors.RowParseError` naming the row and key,
+or, when an ``issues`` list is given, is recorded there and left out of
+the model (so that a sync rebuilds it).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ovnlb_core import translate as t
+from ovnlb_core import formats as f
 from ovnlb_core.errors import RowParseError
 from ovnlb_core.model import (
     PROTOCOLS,
@@ -24,72 +24,40 @@ from ovnlb_core.model import (
 )
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow
 
+if TYPE_CHECKING:
+    from ovnlb_core.textcache import RowCache
+
+__all__ = ["parse", "parse_listener", "parse_member_entry", "parse_pool_value", "parse_row"]
+
 _LIST_KEYS = {
-    t.KEY_ADD_VIPS: "additional_vips",
-    t.KEY_ADD_VIP_PORTS: "additional_vip_port_ids",
-    t.KEY_ADD_VIP_FIPS: "additional_vip_fips",
-    t.KEY_LR_REF: "lr_ref",
+    f.KEY_ADD_VIPS: "additional_vips",
+    f.KEY_ADD_VIP_PORTS: "additional_vip_port_ids",
+    f.KEY_ADD_VIP_FIPS: "additional_vip_fips",
+    f.KEY_LR_REF: "lr_ref",
 }
 _STR_KEYS = {
-    t.KEY_VIP: "vip",
-    t.KEY_VIP_PORT: "vip_port_id",
-    t.KEY_VIP_FIP: "vip_fip",
-    t.KEY_ENABLED: "enabled",
+    f.KEY_VIP: "vip",
+    f.KEY_VIP_PORT: "vip_port_id",
+    f.KEY_VIP_FIP: "vip_fip",
+    f.KEY_ENABLED: "enabled",
 }
 
 
 def parse_member_entry(text: str) -> MemberEntry:
     """``member_<id>_<address>:<port>_<subnet>`` -> :class:`MemberEntry` (ValueError: malformed)."""
-    parts = text.split("_")
-    if len(parts) != 4 or parts[0] != "member":
-        raise ValueError(f"member entry {text!r} is not member_<id>_<address>:<port>_<subnet>")
-    address, sep, port = parts[2].rpartition(":")
-    if not sep or not address or not port.isdigit() or not parts[1]:
-        raise ValueError(f"member entry {text!r} has no <address>:<port>")
-    return MemberEntry(parts[1], address, int(port), parts[3])
+    return MemberEntry(*f.parse_member_text(text))
 
 
 def parse_pool_value(value: str) -> tuple[MemberEntry, ...]:
     """A pool value -> its member entries, in order."""
-    if not value:
-        return ()
-    return tuple(parse_member_entry(e) for e in value.split(","))
+    return tuple(parse_member_entry(e) for e in f.split_pool_value(value))
 
 
 def parse_listener(key: str, value: str) -> ListenerState:
     """A listener key and value -> :class:`ListenerState` (ValueError if malformed)."""
-    ident, disabled = _split_key(key, "listener_")
-    fields = value.split(":")
-    if len(fields) not in (2, 3) or not fields[0].isdigit():
-        raise ValueError(f"listener value {value!r} is not <port>:[pool_<id>]")
-    pool_part = fields[1]
-    ref_disabled = False
-    if len(fields) == 3:
-        if fields[2] != "D" or not pool_part:
-            raise ValueError(f"listener value {value!r} is not <port>:[pool_<id>]")
-        ref_disabled = True
-    pool_id: str | None = None
-    if pool_part:
-        if not pool_part.startswith("pool_") or len(pool_part) == len("pool_"):
-            raise ValueError(f"listener value {value!r} names no pool")
-        pool_id = pool_part[len("pool_") :]
-    return ListenerState(ident, int(fields[0]), pool_id, not disabled, ref_disabled)
-
-
-def _split_key(key: str, prefix: str) -> tuple[str, bool]:
-    rest = key[len(prefix) :]
-    disabled = rest.endswith(":D")
-    ident = rest[:-2] if disabled else rest
-    if not ident or ":" in ident:
-        raise ValueError(f"key {key!r} is not {prefix}<id>[:D]")
-    return ident, disabled
-
-
-def _json_pairs(value: str) -> list[tuple[str, Any]]:
-    data = json.loads(value, object_pairs_hook=lambda pairs: pairs)
-    if not isinstance(data, list) or any(not isinstance(p, tuple) for p in data):
-        raise ValueError(f"{value!r} is not a JSON object")
-    return data
+    ident, enabled = f.parse_listener_key(key)
+    port, pool_id, ref_disabled = f.parse_listener_value(value)
+    return ListenerState(ident, port, pool_id, enabled, ref_disabled)
 
 
 def parse_row(
@@ -99,11 +67,11 @@ def parse_row(
     routers: frozenset[str],
     issues: list[RowParseError] | None = None,
     *,
-    cache: t.RowCache | None = None,
+    cache: RowCache | None = None,
 ) -> ProtocolRow:
     """One ``Load_Balancer`` row -> :class:`ProtocolRow`.
 
-    ``cache`` (a :class:`~ovnlb_core.translate.RowCache`) skips re-parsing
+    ``cache`` (a :class:`~ovnlb_core.textcache.RowCache`) skips re-parsing
     pool and member-status values it has seen; the result is the same.
     """
     fields: dict[str, Any] = {"enabled": None}
@@ -125,43 +93,28 @@ def parse_row(
             if key in _STR_KEYS:
                 fields[_STR_KEYS[key]] = value
             elif key in _LIST_KEYS:
-                fields[_LIST_KEYS[key]] = tuple(value.split(","))
-            elif key == t.KEY_LS_REFS:
-                pairs = _json_pairs(value)
-                if any(not isinstance(v, int) or isinstance(v, bool) for _, v in pairs):
-                    raise ValueError(f"{value!r} has a count that is not an integer")
-                # A count says how many reasons the LB has to be on the switch (spec 1.7):
-                # the provider deletes the key at zero, so only positive counts are valid.
-                # A foreign writer's -3 or 0 would otherwise be spread (a member delete
-                # dropping the switch early), not refused.
-                if any(v < 1 for _, v in pairs):
-                    raise ValueError(f"{value!r} has a count that is not a positive integer")
-                fields["ls_refs"] = tuple(pairs)
-            elif key == t.KEY_MEMBER_STATUS:
+                fields[_LIST_KEYS[key]] = f.split_list(value)
+            elif key == f.KEY_LS_REFS:
+                fields["ls_refs"] = f.parse_ls_refs(value)
+            elif key == f.KEY_MEMBER_STATUS:
                 known = None if cache is None else cache.parsed_status(row.uuid, value)
                 if known is None:
-                    pairs = _json_pairs(value)
-                    if any(not isinstance(v, str) for _, v in pairs):
-                        raise ValueError(f"{value!r} has a status that is not a string")
-                    known = tuple(pairs)
+                    known = f.parse_member_status(value)
                     if cache is not None:
                         cache.remember_parsed_status(row.uuid, value, known)
                 fields["member_status"] = known
-            elif key == t.KEY_HMS:
-                hms = json.loads(value)
-                if not isinstance(hms, list) or any(not isinstance(h, str) for h in hms):
-                    raise ValueError(f"{value!r} is not a JSON list of strings")
-                fields["healthmonitors"] = tuple(hms)
-            elif key.startswith("listener_"):
+            elif key == f.KEY_HMS:
+                fields["healthmonitors"] = f.parse_healthmonitors(value)
+            elif key.startswith(f.LISTENER_PREFIX):
                 listeners.append(parse_listener(key, value))
-            elif key.startswith("pool_"):
-                ident, disabled = _split_key(key, "pool_")
+            elif key.startswith(f.POOL_PREFIX):
+                ident, enabled = f.parse_pool_key(key)
                 members = None if cache is None else cache.parsed_pool(ident, value)
                 if members is None:
                     members = parse_pool_value(value)
                     if cache is not None:
                         cache.remember_parsed_pool(ident, value, members)
-                pools.append(PoolState(ident, not disabled, members))
+                pools.append(PoolState(ident, enabled, members))
             else:
                 extra[key] = value
         except (ValueError, RecursionError) as exc:
@@ -189,7 +142,7 @@ def parse(
     rows: LbRowSet,
     issues: list[RowParseError] | None = None,
     *,
-    cache: t.RowCache | None = None,
+    cache: RowCache | None = None,
 ) -> LoadBalancerState:
     """All rows of one Octavia load balancer -> :class:`LoadBalancerState`.
 

@@ -1,4 +1,4 @@
-"""What translation needs to know of the network (spec section 3).
+"""Everything about the network as requests see it lives here (spec section 3).
 
 Neutron's OVN driver writes the topology into NB (switches, router ports,
 router-interface LSPs with ``neutron:cidrs``, NAT rows); Neutron itself is
@@ -15,7 +15,25 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from ovnlb_core.formats import ip_version as address_version
 from ovnlb_core.nb import SCHEMA, NbReader, Row
+
+__all__ = [
+    "DEVICE_OWNER_RI",
+    "HM_PORT_PREFIX",
+    "INDEXED_EXTERNAL_IDS",
+    "PROVNET_KEY",
+    "RowList",
+    "ScannedReader",
+    "Subnet",
+    "Topology",
+    "TopologyReader",
+    "as_topology_reader",
+    "interface_cidrs",
+    "ovn_name",
+    "port_keys",
+    "subnets_from_neutron",
+]
 
 DEVICE_OWNER_RI = "network:router_interface"
 PROVNET_KEY = "neutron:provnet-physical-network"
@@ -42,7 +60,7 @@ class Subnet:
 
     @ip_version.default
     def _version(self) -> int:
-        return 6 if ":" in self.cidr else 4
+        return address_version(self.cidr)
 
     def contains(self, address: str) -> bool:
         """True when ``address`` lies in the subnet."""
@@ -77,10 +95,6 @@ def _same_network(cidr_text: str, subnet_cidr: str) -> bool:
         )
     except ValueError:
         return False
-
-
-def _ip_version(address: str) -> int:
-    return 6 if ":" in address else 4
 
 
 #: ``(table, external_ids key)`` pairs a :class:`TopologyReader` answers by value.
@@ -324,7 +338,7 @@ class Topology:
             if lrp is None or lrp.get("gateway_chassis") or lrp.get("ha_chassis_group"):
                 continue
             networks = lrp.get("networks", ())
-            if not networks or _ip_version(networks[0].split("/")[0]) != ip_version:
+            if not networks or address_version(networks[0].split("/")[0]) != ip_version:
                 continue
             net = lrp.get("external_ids", {}).get("neutron:network_name")
             if not net:

@@ -1,63 +1,74 @@
-"""Model -> the exact NB rows (the heart of ovnlb).
+"""Everything about translating the model into NB rows lives here: model -> exact rows.
 
 :func:`translate` turns a :class:`~ovnlb_core.model.LoadBalancerState` into
 the :class:`~ovnlb_core.plan.LbRowSet` the reference driver would have
-written: every external_ids key in its byte-exact format (spec 1.2, 1.3), the
-``vips`` map (spec 1.4) and the switch/router attachments.
+written. The texts come from :mod:`ovnlb_core.formats`, the long ones
+through an optional :class:`~ovnlb_core.textcache.RowCache`.
+
+==========================================  ======================================
+``Load_Balancer`` column                    computed by
+==========================================  ======================================
+``name``                                    the Octavia LB id (:func:`translate_row`)
+``protocol``, ``selection_fields``,         copied from the :class:`ProtocolRow`
+``options``, ``ip_port_mappings``
+``vips``                                    :func:`compute_vips` (spec 1.4)
+``external_ids``                            :func:`external_ids` (spec 1.2, 1.3)
+``health_check``                            the row's health checks' UUIDs
+``Logical_Switch/Router.load_balancer``     ``switches`` / ``routers`` of the row
+==========================================  ======================================
 """
 
 from __future__ import annotations
 
-import json
-import operator
-import uuid as uuidlib
-from collections.abc import Iterable, Mapping, Sequence
-from itertools import compress, repeat
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping
 
+from ovnlb_core.formats import HC_HM as HC_HM
+from ovnlb_core.formats import HC_POOL as HC_POOL
+from ovnlb_core.formats import HC_VIP as HC_VIP
+from ovnlb_core.formats import (
+    KEY_ADD_VIP_FIPS,
+    KEY_ADD_VIP_PORTS,
+    KEY_ADD_VIPS,
+    KEY_ENABLED,
+    KEY_HMS,
+    KEY_LR_REF,
+    KEY_LS_REFS,
+    KEY_MEMBER_STATUS,
+    KEY_VIP,
+    KEY_VIP_FIP,
+    KEY_VIP_PORT,
+    MEMBER_TEXT,
+    endpoint,
+    healthmonitors_text,
+    is_disabled,
+    join_list,
+    ls_refs_text,
+    member_status_text,
+    pool_value,
+)
+from ovnlb_core.formats import ROW_NAMESPACE as ROW_NAMESPACE
+from ovnlb_core.formats import bracket as bracket
+from ovnlb_core.formats import dumps as dumps
+from ovnlb_core.formats import is_ipv6 as is_ipv6
+from ovnlb_core.formats import row_uuid as row_uuid
 from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow
+from ovnlb_core.textcache import RowCache, member_texts
 
-_T = TypeVar("_T")
+# ``X as X`` imports above: names other modules import from here, living in formats.py
+# (and RowCache in textcache.py).
+__all__ = [
+    "RowCache",
+    "compute_vips",
+    "external_ids",
+    "translate",
+    "translate_row",
+    "vip_list",
+]
 
-#: Namespace of the deterministic UUIDs ovnlb gives the rows it inserts.
-ROW_NAMESPACE = uuidlib.UUID("2f7d4c1a-8e3b-4a5f-b6c9-0d1e2f3a4b5c")
-
-KEY_ENABLED = "enabled"
-KEY_VIP = "neutron:vip"
-KEY_VIP_PORT = "neutron:vip_port_id"
-KEY_ADD_VIPS = "neutron:additional_vips"
-KEY_ADD_VIP_PORTS = "neutron:additional_vip_port_ids"
-KEY_VIP_FIP = "neutron:vip_fip"
-KEY_ADD_VIP_FIPS = "neutron:additional_vip_fips"
-KEY_LR_REF = "lr_ref"
-KEY_LS_REFS = "ls_refs"
-KEY_MEMBER_STATUS = "neutron:member_status"
-KEY_HMS = "octavia:healthmonitors"
-
-HC_HM = "octavia:healthmonitor"
-HC_POOL = "octavia:pool_id"
-HC_VIP = "octavia:vip"
-
-
-def row_uuid(*parts: str) -> str:
-    """A deterministic UUID for a row ovnlb inserts (safe to re-insert after TRY_AGAIN)."""
-    return str(uuidlib.uuid5(ROW_NAMESPACE, "/".join(parts)))
-
-
-def dumps(value: object) -> str:
-    """JSON exactly as the reference writes it (``json.dumps`` default separators)."""
-    return json.dumps(value)
-
-
-def is_ipv6(address: str) -> bool:
-    """Address family test for already validated addresses."""
-    return ":" in address
-
-
-def bracket(address: str) -> str:
-    """``[addr]`` for IPv6, ``addr`` for IPv4."""
-    return f"[{address}]" if is_ipv6(address) else address
+# Private names requests.py imports from here (before formats.py and textcache.py existed).
+_TEXT = MEMBER_TEXT
+_texts = member_texts
 
 
 def vip_list(row: ProtocolRow) -> list[str]:
@@ -82,29 +93,29 @@ def external_ids(row: ProtocolRow, *, cache: RowCache | None = None) -> dict[str
     )
     for key, value in optional:
         if value is not None:
-            ids[key] = value if isinstance(value, str) else ",".join(value)
+            ids[key] = value if isinstance(value, str) else join_list(value)
     if row.ls_refs is not None:
-        ids[KEY_LS_REFS] = dumps(dict(row.ls_refs))
+        ids[KEY_LS_REFS] = ls_refs_text(row.ls_refs)
     for li in row.listeners:
         ids[li.key] = li.value
     for p in row.pools:
         if cache is not None:
             ids[p.key] = cache.pool_text(p.id, p.members)
         else:
-            ids[p.key] = ",".join(m.text() for m in p.members)
+            ids[p.key] = pool_value(m.text() for m in p.members)
     if row.member_status is not None:
         if cache is not None:
             ids[KEY_MEMBER_STATUS] = cache.status_text(row.uuid, row.member_status)
         else:
-            ids[KEY_MEMBER_STATUS] = dumps(dict(row.member_status))
+            ids[KEY_MEMBER_STATUS] = member_status_text(row.member_status)
     if row.healthmonitors is not None:
-        ids[KEY_HMS] = dumps(list(row.healthmonitors))
+        ids[KEY_HMS] = healthmonitors_text(row.healthmonitors)
     return ids
 
 
 def compute_vips(row: ProtocolRow, *, cache: RowCache | None = None) -> dict[str, str]:
     """The ``vips`` map of a row (spec 1.4), from its listeners, pools and statuses."""
-    if row.enabled == "False":
+    if is_disabled(row.enabled):
         return {}
     result: dict[str, str] = {}
     vips = vip_list(row)
@@ -128,12 +139,12 @@ def compute_vips(row: ProtocolRow, *, cache: RowCache | None = None) -> dict[str
         for vip in vips:
             if is_ipv6(vip):
                 if v6:
-                    result[f"[{vip}]:{port}"] = v6
+                    result[endpoint(vip, port)] = v6
             elif v4:
-                result[f"{vip}:{port}"] = v4
+                result[endpoint(vip, port)] = v4
         if v4:
             for fip in fips4:
-                result[f"{fip}:{port}"] = v4
+                result[endpoint(fip, port)] = v4
     return result
 
 
@@ -143,10 +154,7 @@ def _backends(members: Iterable[MemberEntry], statuses: Mapping[str, str]) -> tu
     for m in members:
         if statuses.get(m.id) == "OFFLINE":
             continue
-        if m.is_ipv6:
-            v6.append(f"[{m.address}]:{m.port}")
-        else:
-            v4.append(f"{m.address}:{m.port}")
+        (v6 if m.is_ipv6 else v4).append(m.backend())
     return ",".join(v4), ",".join(v6)
 
 
@@ -188,448 +196,3 @@ def translate(state: LoadBalancerState, *, cache: RowCache | None = None) -> LbR
 
 
 # -- incremental translation ------------------------------------------------------------------
-
-
-def _common_prefix(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Length of the longest common prefix (slice comparisons run at C speed)."""
-    m = min(len(a), len(b))
-    if a[:m] == b[:m]:
-        return m
-    lo, hi = 0, m  # a[:lo] == b[:lo], a[:hi] != b[:hi]
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:  # a[:lo] == b[:lo]: only the rest is compared
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def _common_suffix(a: Sequence[Any], b: Sequence[Any], limit: int) -> int:
-    """Length (at most ``limit``) of the longest common suffix."""
-    na, nb = len(a), len(b)
-    if limit <= 0:
-        return 0
-    if a[na - limit :] == b[nb - limit :]:
-        return limit
-    lo, hi = 0, limit  # the last lo are equal, the last hi are not
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if a[na - mid : na - lo] == b[nb - mid : nb - lo]:  # only what is not known equal
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def _splice(old: list[_T], p: int, s: int, middle: list[_T]) -> list[_T]:
-    return old[:p] + middle + old[len(old) - s :]
-
-
-class _PoolMemo:
-    """One pool's member tuple and the strings derived from it.
-
-    ``texts[i]`` / ``backends[i]`` belong to ``members[i]``. ``canonical``:
-    ``text == ",".join(m.text() for m in members)`` (None: not checked yet);
-    ``exact``: ``parse_pool_value(text) == members`` (None: unknown).
-    """
-
-    __slots__ = ("backends", "canonical", "exact", "ids", "joined", "members", "text", "texts")
-
-    def __init__(
-        self,
-        members: tuple[MemberEntry, ...],
-        text: str,
-        texts: list[str],
-        *,
-        canonical: bool | None,
-        exact: bool | None,
-        backends: list[str] | None = None,
-    ) -> None:
-        self.members = members
-        self.text = text
-        self.texts = texts
-        self.canonical = canonical
-        self.exact = exact
-        self.backends = backends
-        self.joined: str | None = None
-        #: ``ids[i]`` is ``members[i].id`` (None: not built yet).
-        self.ids: list[str] | None = None
-
-
-class _StatusMemo:
-    """A ``neutron:member_status`` pair tuple and its JSON text (flags as for pools).
-
-    ``unique``: the pairs are string pairs with distinct keys (None: not checked
-    yet); then ``keys`` is the set of keys, and ``items`` (when not None) the
-    ``"<key>": "<value>"`` texts of the pairs, which the canonical text joins.
-    ``offline`` (with ``keys``): the keys whose status is ``OFFLINE``. ``keys``,
-    ``offline`` and ``items`` pass to the memo spliced from this one (which
-    replaces it in the cache): this one then drops them.
-    """
-
-    __slots__ = ("canonical", "exact", "items", "keys", "offline", "pairs", "text", "unique")
-
-    def __init__(
-        self,
-        pairs: tuple[tuple[str, str], ...],
-        text: str,
-        *,
-        canonical: bool | None,
-        exact: bool | None,
-        unique: bool | None = None,
-        keys: set[str] | None = None,
-        offline: set[str] | None = None,
-        items: list[str] | None = None,
-    ) -> None:
-        self.pairs = pairs
-        self.text = text
-        self.canonical = canonical
-        self.exact = exact
-        self.unique = unique
-        self.keys = keys
-        self.offline = offline
-        self.items = items
-
-
-def _str_pairs(pairs: Sequence[Any]) -> bool:
-    return all(
-        type(p) is tuple and len(p) == 2 and type(p[0]) is str and type(p[1]) is str for p in pairs
-    )
-
-
-def _status_item(pair: tuple[str, str]) -> str:
-    """One pair as ``dumps`` writes it inside an object."""
-    return f"{dumps(pair[0])}: {dumps(pair[1])}"
-
-
-_MEMBER_ID = operator.attrgetter("id")
-_MEMBER_ADDRESS = operator.attrgetter("address")
-_MEMBER_PORT = operator.attrgetter("port")
-_MEMBER_SUBNET = operator.attrgetter("subnet_id")
-# MemberEntry.text() and .backend() as str.format (the same text: "{}" formats
-# like an f-string field), mapped over whole pools at C speed: a cold cache
-# (the first request after a restart) builds 10k entries in a few ms.
-_TEXT = "member_{}_{}:{}_{}".format
-_BACKEND_V4 = "{}:{}".format
-
-
-def _texts(members: Sequence[MemberEntry]) -> list[str]:
-    """``[m.text() for m in members]``."""
-    return list(
-        map(
-            _TEXT,
-            map(_MEMBER_ID, members),
-            map(_MEMBER_ADDRESS, members),
-            map(_MEMBER_PORT, members),
-            map(_MEMBER_SUBNET, members),
-        )
-    )
-
-
-def _backends_of(members: Sequence[MemberEntry]) -> list[str]:
-    """``[m.backend() for m in members]``."""
-    addresses = list(map(_MEMBER_ADDRESS, members))
-    if any(map(operator.contains, addresses, repeat(":"))):
-        return [m.backend() for m in members]  # some IPv6: bracketed
-    return list(map(_BACKEND_V4, addresses, map(_MEMBER_PORT, members)))
-
-
-class RowCache:
-    """Memo of the long strings of ``Load_Balancer`` rows, for :func:`translate` and ``parse``.
-
-    A pool's members all live in one ``pool_<id>`` value, one ``vips`` value
-    per VIP and port, and the ``neutron:member_status`` JSON: at 10k members,
-    megabytes of text that a request changing one member would rebuild and
-    re-parse in full. The cache remembers, per pool and per row, the last
-    member tuple and its strings; a new tuple that shares a prefix and a
-    suffix with the remembered one (a member appended, removed, replaced)
-    gets its strings by splicing, and a row value equal to a remembered one
-    is not parsed again.
-
-    Whatever it holds, results are identical to the uncached functions: every
-    reuse is checked against the remembered inputs (by value), so a stale,
-    foreign or colliding entry only costs a miss. It is an explicit value the
-    caller owns (the core keeps no global state); not thread-safe. At most
-    ``max_entries`` pools and as many rows are remembered (least recently
-    used first out).
-    """
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self.max_entries = max_entries
-        self._pools: dict[str, _PoolMemo] = {}
-        self._statuses: dict[str, _StatusMemo] = {}
-        #: Counters for tests and benchmarks: ``hit``, ``splice``, ``miss`` per kind.
-        self.stats: dict[str, int] = {}
-
-    def _count(self, what: str) -> None:
-        self.stats[what] = self.stats.get(what, 0) + 1
-
-    def _put(self, table: dict[str, Any], key: str, memo: Any) -> None:
-        table.pop(key, None)
-        table[key] = memo
-        if len(table) > self.max_entries:
-            del table[next(iter(table))]
-
-    def clear(self) -> None:
-        """Forget everything."""
-        self._pools.clear()
-        self._statuses.clear()
-
-    # -- pools ---------------------------------------------------------------------
-
-    @staticmethod
-    def _pool_canonical(memo: _PoolMemo) -> bool:
-        if memo.canonical is None:
-            memo.canonical = (
-                len(memo.texts) == len(memo.members) and _texts(memo.members) == memo.texts
-            )
-        return memo.canonical
-
-    def _pool(self, pool_id: str, members: tuple[MemberEntry, ...]) -> _PoolMemo:
-        memo = self._pools.get(pool_id)
-        new: _PoolMemo | None = None
-        if memo is not None and self._pool_canonical(memo):
-            if memo.members is members or memo.members == members:
-                self._count("pool_hit")
-                self._put(self._pools, pool_id, memo)
-                return memo
-            new = self._splice_pool(memo, members)
-        if new is None:
-            self._count("pool_miss")
-            texts = _texts(members)
-            new = _PoolMemo(members, ",".join(texts), texts, canonical=True, exact=None)
-        else:
-            self._count("pool_splice")
-        self._put(self._pools, pool_id, new)
-        return new
-
-    @staticmethod
-    def _splice_pool(old: _PoolMemo, members: tuple[MemberEntry, ...]) -> _PoolMemo | None:
-        o = old.members
-        p = _common_prefix(o, members)
-        s = _common_suffix(o, members, min(len(o), len(members)) - p)
-        middle = members[p : len(members) - s]
-        if len(middle) > len(members) // 2 + 8:
-            return None  # mostly new: building from scratch is as cheap
-        mid_texts = _texts(middle)
-        exact: bool | None = None
-        if old.exact:
-            from ovnlb_core.parse import parse_member_entry  # parse imports this module
-
-            exact = True
-            for m, t in zip(middle, mid_texts, strict=True):
-                try:
-                    if "," in t or parse_member_entry(t) != m:
-                        exact = None
-                        break
-                except ValueError:
-                    exact = None
-                    break
-        texts = _splice(old.texts, p, s, mid_texts)
-        backends = None
-        if old.backends is not None:
-            backends = _splice(old.backends, p, s, _backends_of(middle))
-        new = _PoolMemo(
-            members, ",".join(texts), texts, canonical=True, exact=exact, backends=backends
-        )
-        if old.ids is not None:
-            new.ids = _splice(old.ids, p, s, [m.id for m in middle])
-        return new
-
-    def pool_text(self, pool_id: str, members: tuple[MemberEntry, ...]) -> str:
-        """``",".join(m.text() for m in members)``."""
-        return self._pool(pool_id, members).text
-
-    def parsed_pool(self, pool_id: str, value: str) -> tuple[MemberEntry, ...] | None:
-        """What ``parse_pool_value(value)`` returns, when it is known; else None."""
-        memo = self._pools.get(pool_id)
-        if memo is not None and memo.exact and (memo.text is value or memo.text == value):
-            self._count("parse_pool_hit")
-            return memo.members
-        return None
-
-    def remember_parsed_pool(
-        self, pool_id: str, value: str, members: tuple[MemberEntry, ...]
-    ) -> None:
-        """Record that ``parse_pool_value(value) == members``."""
-        self._count("parse_pool_miss")
-        texts = value.split(",") if value else []
-        if len(texts) != len(members):  # cannot happen for a value that parsed
-            return
-        self._put(
-            self._pools, pool_id, _PoolMemo(members, value, texts, canonical=None, exact=True)
-        )
-
-    def backends(self, row: ProtocolRow, pool: Any) -> tuple[str, str]:
-        """The ``vips`` values (IPv4, IPv6) of ``pool``'s members in ``row`` (spec 1.4)."""
-        memo = self._pool(pool.id, pool.members)
-        if memo.backends is None:
-            memo.backends = _backends_of(memo.members)
-        smemo = None if row.member_status is None else self._status(row.uuid, row.member_status)
-        if memo.joined is None:
-            memo.joined = ",".join(memo.backends)
-        if "[" not in memo.joined:  # no member is IPv6
-            if smemo is None or '"OFFLINE"' not in smemo.text:
-                # No member is OFFLINE: every member counts.
-                return memo.joined, ""
-            if smemo.offline is not None and len(smemo.offline) <= 8:
-                # A few members are OFFLINE (distinct status keys): all but those.
-                if memo.ids is None:
-                    memo.ids = list(map(_MEMBER_ID, memo.members))
-                ids = memo.ids
-                out: list[int] = []
-                for mid in smemo.offline:
-                    i = -1
-                    try:
-                        while True:
-                            i = ids.index(mid, i + 1)
-                            out.append(i)
-                    except ValueError:
-                        pass
-                if not out:
-                    return memo.joined, ""
-                kept = list(memo.backends)
-                for i in sorted(out, reverse=True):
-                    del kept[i]
-                return ",".join(kept), ""
-        # Some member is OFFLINE or IPv6: the same selection as ``_backends``,
-        # member by member, but iterated at C speed (no Python loop per member).
-        statuses = row.statuses()
-        keep = list(
-            map(operator.ne, map(statuses.get, map(_MEMBER_ID, memo.members)), repeat("OFFLINE"))
-        )
-        six = list(map(operator.contains, map(_MEMBER_ADDRESS, memo.members), repeat(":")))
-        if not any(six):
-            return ",".join(compress(memo.backends, keep)), ""
-        v4 = compress(memo.backends, map(operator.gt, keep, six))  # kept and not IPv6
-        v6 = compress(memo.backends, map(operator.and_, keep, six))
-        return ",".join(v4), ",".join(v6)
-
-    # -- member statuses -----------------------------------------------------------
-
-    @staticmethod
-    def _status_canonical(memo: _StatusMemo) -> bool:
-        if memo.canonical is None:
-            memo.canonical = memo.text == dumps(dict(memo.pairs))
-        return memo.canonical
-
-    def status_text(self, key: str, pairs: tuple[tuple[str, str], ...]) -> str:
-        """``dumps(dict(pairs))`` (``key``: the row's UUID)."""
-        return self._status(key, pairs).text
-
-    def _status(self, key: str, pairs: tuple[tuple[str, str], ...]) -> _StatusMemo:
-        memo = self._statuses.get(key)
-        if memo is not None and self._status_canonical(memo):
-            if memo.pairs is pairs or memo.pairs == pairs:
-                self._count("status_hit")
-                self._put(self._statuses, key, memo)
-                return memo
-            new = self._splice_statuses(memo, pairs)
-            if new is None:
-                new = self._append_statuses(memo, pairs)
-            if new is not None:
-                self._count("status_splice")
-                self._put(self._statuses, key, new)
-                return new
-        self._count("status_miss")
-        as_dict = dict(pairs)
-        exact = len(as_dict) == len(pairs) and _str_pairs(pairs)
-        new = _StatusMemo(pairs, dumps(as_dict), canonical=True, exact=exact or None)
-        if exact:
-            new.unique = True
-            new.keys = set(as_dict)
-            new.offline = {k for k, v in pairs if v == "OFFLINE"}
-        self._put(self._statuses, key, new)
-        return new
-
-    @staticmethod
-    def _splice_statuses(
-        old: _StatusMemo, pairs: tuple[tuple[str, str], ...]
-    ) -> _StatusMemo | None:
-        """Pairs replaced, removed or inserted anywhere, all keys distinct before and after.
-
-        With distinct keys ``dumps(dict(pairs))`` is the pairs' items joined in
-        order, so the text is the old items with the changed ones spliced in.
-        """
-        o = old.pairs
-        if old.unique is None:
-            old.unique = _str_pairs(o) and len(set(k for k, _ in o)) == len(o)
-        if not old.unique:
-            return None
-        if old.keys is None or old.offline is None:
-            old.keys = {k for k, _ in o}
-            old.offline = {k for k, v in o if v == "OFFLINE"}
-        p = _common_prefix(o, pairs)
-        s = _common_suffix(o, pairs, min(len(o), len(pairs)) - p)
-        middle = pairs[p : len(pairs) - s]
-        if len(middle) > len(pairs) // 2 + 8 or not _str_pairs(middle):
-            return None
-        gone = {k for k, _ in o[p : len(o) - s]}  # distinct: ``o`` has distinct keys
-        new_keys = [k for k, _ in middle]
-        if len(set(new_keys)) != len(new_keys):
-            return None
-        keys = old.keys
-        if any(k in keys and k not in gone for k in new_keys):
-            return None  # a key twice in ``pairs``
-        if old.items is None:
-            text = old.text  # canonical: ``{`` + the items joined by ``, `` + ``}``
-            if not o:
-                old.items = []
-            elif text.count(", ") == len(o) - 1:
-                # No item holds ", " (an item starts and ends with a quote): a split
-                # at every ", " gives exactly the items.
-                old.items = text[1:-1].split(", ")
-            else:
-                old.items = [_status_item(kv) for kv in o]
-        items = _splice(old.items, p, s, [_status_item(kv) for kv in middle])
-        keys -= gone
-        keys.update(new_keys)
-        offline = old.offline
-        offline -= gone
-        offline.update(k for k, v in middle if v == "OFFLINE")
-        old.keys = old.offline = old.items = old.unique = None
-        return _StatusMemo(
-            pairs,
-            "{" + ", ".join(items) + "}",
-            canonical=True,
-            exact=old.exact,
-            unique=True,
-            keys=keys,
-            offline=offline,
-            items=items,
-        )
-
-    @staticmethod
-    def _append_statuses(
-        old: _StatusMemo, pairs: tuple[tuple[str, str], ...]
-    ) -> _StatusMemo | None:
-        """Distinct new keys appended to pairs that may repeat keys."""
-        n0 = len(old.pairs)
-        if len(pairs) <= n0 or pairs[:n0] != old.pairs:
-            return None
-        extra = pairs[n0:]
-        if not _str_pairs(extra):
-            return None
-        old_keys = {k for k, _ in old.pairs}
-        new_keys = [k for k, _ in extra]
-        if len(set(new_keys)) != len(new_keys) or not old_keys.isdisjoint(new_keys):
-            return None
-        tail = dumps(dict(extra))
-        text = tail if old.text == "{}" else old.text[:-1] + ", " + tail[1:]
-        return _StatusMemo(pairs, text, canonical=True, exact=old.exact)
-
-    def parsed_status(self, key: str, value: str) -> tuple[tuple[str, str], ...] | None:
-        """The parsed ``neutron:member_status`` pairs of ``value``, when known; else None."""
-        memo = self._statuses.get(key)
-        if memo is not None and memo.exact and (memo.text is value or memo.text == value):
-            self._count("parse_status_hit")
-            return memo.pairs
-        return None
-
-    def remember_parsed_status(
-        self, key: str, value: str, pairs: tuple[tuple[str, str], ...]
-    ) -> None:
-        """Record that ``value`` parses to ``pairs``."""
-        self._count("parse_status_miss")
-        self._put(self._statuses, key, _StatusMemo(pairs, value, canonical=None, exact=True))

@@ -1,4 +1,4 @@
-"""Consistency checks of an Octavia view document (docs/sync.md) before it is used.
+"""Everything about checking an Octavia view document (docs/sync.md) lives here.
 
 :func:`ovnlb_core.sync.view_from_api` checks the *shape* of a view (lists of
 objects with ids); this module checks that its objects *fit together*, as
