@@ -405,6 +405,10 @@ def split_pool_value(value: str) -> list[str]:
     return value.split(",") if value else []
 
 
+#: The ``Load_Balancer.options`` key of session persistence's timeout (spec 4.1).
+AFFINITY: Final = "affinity_timeout"
+
+
 # -- health checks (spec 4.2) ----------------------------------------------------------------
 
 #: Octavia health monitor field -> ``Load_Balancer_Health_Check.options`` key.

@@ -52,6 +52,7 @@ import attrs
 from ovnlb_core import events as ev
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import OvnlbError, RowParseError, SourceFormatError
+from ovnlb_core.formats import HC_HM, HC_OPTIONS, HC_POOL, HC_VIP, bracket, row_uuid
 from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader
 from ovnlb_core.octavia import LoadBalancer, OctaviaView, Pool
@@ -67,7 +68,6 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Subnet, Topology, subnets_from_neutron
-from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, row_uuid
 from ovnlb_core.viewcheck import check_view
 from ovnlb_core.viewdoc import items, members_by_pool, related_ids
 
@@ -891,7 +891,7 @@ def action_json(action: SyncAction) -> dict[str, Any]:
 # -- NB rows as Octavia would see them -------------------------------------------------------
 
 #: NB health-check option -> Octavia health-monitor field: requests' table read backwards.
-_HC_TO_HM = tuple((option, field) for field, option in rq.HM_OPTIONS)
+_HC_TO_HM = tuple((option, field) for field, option in HC_OPTIONS)
 
 
 def _int_or_text(value: str) -> int | str:

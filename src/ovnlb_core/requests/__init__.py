@@ -13,8 +13,8 @@ the correct thing; docs/compat.md lists every such deviation.
 Modules: :mod:`.loadbalancer`, :mod:`.listener`, :mod:`.pool`, :mod:`.member`,
 :mod:`.healthmonitor` (with the SB's member verdicts), :mod:`.fip`; what they
 share: :mod:`.common` (Context, Outcome, rows, statuses), :mod:`.associations`
-(the switch/router association rule, once), :mod:`.draft` (one row edited for
-many members), :mod:`.formats` (the option names and mapping format they write).
+(the switch/router association rule, once) and :mod:`.draft` (one row edited for
+many members). The NB text formats they write live in :mod:`ovnlb_core.formats`.
 """
 
 from ovnlb_core.requests.associations import (
@@ -25,13 +25,6 @@ from ovnlb_core.requests.associations import (
 )
 from ovnlb_core.requests.common import Context, Outcome, merge_payloads
 from ovnlb_core.requests.fip import fip_associate, fip_disassociate
-from ovnlb_core.requests.formats import (
-    AFFINITY,
-    HM_OPTIONS,
-    mapping_key,
-    mapping_value,
-    vip_version,
-)
 from ovnlb_core.requests.healthmonitor import hm_create, hm_delete, hm_update, member_health
 from ovnlb_core.requests.listener import listener_create, listener_delete, listener_update
 from ovnlb_core.requests.loadbalancer import lb_create, lb_delete, lb_update
@@ -44,8 +37,6 @@ from ovnlb_core.requests.member import (
 from ovnlb_core.requests.pool import pool_create, pool_delete, pool_update
 
 __all__ = [
-    "AFFINITY",
-    "HM_OPTIONS",
     "Associations",
     "Context",
     "Outcome",
@@ -62,8 +53,6 @@ __all__ = [
     "listener_create",
     "listener_delete",
     "listener_update",
-    "mapping_key",
-    "mapping_value",
     "member_batch_update",
     "member_create",
     "member_delete",
@@ -74,5 +63,4 @@ __all__ = [
     "pool_delete",
     "pool_update",
     "vip_associations",
-    "vip_version",
 ]

@@ -25,8 +25,8 @@ from typing import Any
 
 import attrs
 
+from ovnlb_core.formats import vip_version
 from ovnlb_core.model import ProtocolRow
-from ovnlb_core.requests.formats import vip_version
 from ovnlb_core.topology import Topology, ovn_name
 
 __all__ = ["Associations", "associate_lr", "counts_switch", "vip_associations"]
@@ -100,7 +100,7 @@ class Associations:
             refs[ls] -= 1
             self._refs_changed = True
         if detach:
-            version = vip_version(self.row)
+            version = vip_version(self.row.vip)
             routers = self._routers if self._routers is not None else self.row.routers
             if not any(ls in topo.switches_of_router(lr, version) for lr in routers):
                 self._switch_set().discard(ls)
@@ -110,7 +110,7 @@ class Associations:
         ``lr`` appended to ``lr_ref`` unless named there (deviation B35: exact match)."""
         if not topo.router_exists(lr):
             return
-        self._switch_set().update(topo.switches_of_router(lr, vip_version(self.row)))
+        self._switch_set().update(topo.switches_of_router(lr, vip_version(self.row.vip)))
         lr_ref = self._lr_ref
         if lr not in (lr_ref or ()):
             self._lr_ref = (*lr_ref, lr) if lr_ref else (lr,)

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from ovnlb_core.errors import NotFoundError
+from ovnlb_core.formats import row_uuid
 from ovnlb_core.model import (
     SELECTION_FIELDS,
     ListenerState,
@@ -27,7 +28,6 @@ from ovnlb_core.plan import NatUpdate
 from ovnlb_core.requests.associations import vip_associations
 from ovnlb_core.status import Payload, entry
 from ovnlb_core.topology import Subnet, Topology
-from ovnlb_core.translate import row_uuid
 
 __all__ = [
     "Context",

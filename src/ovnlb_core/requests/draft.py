@@ -14,9 +14,9 @@ from collections.abc import Collection, Iterable
 from itertools import islice
 from typing import Any
 
+from ovnlb_core.formats import mapping_key, mapping_value
 from ovnlb_core.model import MemberEntry, PoolState, ProtocolRow
 from ovnlb_core.requests.associations import Associations
-from ovnlb_core.requests.formats import mapping_key, mapping_value
 from ovnlb_core.topology import Topology
 
 __all__ = ["RowDraft"]

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import attrs
 
+from ovnlb_core.formats import HC_HM, HC_VIP, health_check_host, row_uuid, unbracket
 from ovnlb_core.model import LoadBalancerState
 from ovnlb_core.plan import HealthCheckRow
 from ovnlb_core.requests.common import Context, Outcome
 from ovnlb_core.requests.healthmonitor import hc_pool_id, pool_port
-from ovnlb_core.translate import HC_HM, HC_VIP, row_uuid
 
 __all__ = ["fip_associate", "fip_disassociate"]
 
@@ -52,7 +52,7 @@ def fip_associate(
         hcs = list(new.health_checks)
         have = {(h.external_ids.get(HC_HM), h.external_ids.get(HC_VIP)) for h in hcs}
         for h in new.health_checks:
-            ip = h.external_ids.get(HC_VIP) or h.vip.rpartition(":")[0].strip("[]")
+            ip = h.external_ids.get(HC_VIP) or unbracket(health_check_host(h.vip))
             if ip not in related or (h.external_ids.get(HC_HM), fip) in have:
                 continue
             _host, sep, port = h.vip.rpartition(":")

@@ -12,14 +12,27 @@ from __future__ import annotations
 import attrs
 
 from ovnlb_core import validate
+from ovnlb_core.formats import (
+    HC_HM,
+    HC_OPTIONS,
+    HC_POOL,
+    HC_VIP,
+    endpoint,
+    health_check_host,
+    health_check_options,
+    health_check_vip,
+    mapping_key,
+    mapping_value,
+    parse_hc_pool,
+    row_uuid,
+)
 from ovnlb_core.model import LoadBalancerState, ProtocolRow
 from ovnlb_core.octavia import HealthMonitor, Update
 from ovnlb_core.plan import HealthCheckRow
 from ovnlb_core.requests.common import Context, Outcome, lb_active
 from ovnlb_core.requests.draft import RowDraft
-from ovnlb_core.requests.formats import HM_OPTIONS, mapping_key, mapping_value
 from ovnlb_core.status import ACTIVE, DELETED, ERROR, Payload, entry, rollup
-from ovnlb_core.translate import HC_HM, HC_POOL, HC_VIP, bracket, row_uuid, vip_list
+from ovnlb_core.translate import vip_list
 
 __all__ = [
     "hc_pool_id",
@@ -39,15 +52,13 @@ __all__ = [
 def _hc_vip_with_port(hc: HealthCheckRow, port: int) -> str:
     """The health check's vip moved to ``port`` (deviation B11: IPv6 keeps its brackets)."""
     if hc.vip:
-        host = hc.vip.rpartition(":")[0] if ":" in hc.vip else hc.vip
-        return f"{host}:{port}"
-    return f"{bracket(hc.external_ids.get(HC_VIP, ''))}:{port}"
+        return f"{health_check_host(hc.vip)}:{port}"
+    return endpoint(hc.external_ids.get(HC_VIP, ""), port)
 
 
 def hc_pool_id(hc: HealthCheckRow) -> str:
     """The id of the pool a health check watches (its admin-state suffix dropped)."""
-    pool = hc.external_ids.get(HC_POOL, "")
-    return pool[:-2] if pool.endswith(":D") else pool
+    return parse_hc_pool(hc.external_ids.get(HC_POOL, ""))
 
 
 def retarget_hcs(state: LoadBalancerState, pool_id: str, port: int) -> LoadBalancerState:
@@ -86,9 +97,7 @@ def untarget_hcs(row: ProtocolRow, pool_id: str) -> ProtocolRow:
 
 
 def _hm_options(hm: HealthMonitor) -> dict[str, str]:
-    return {
-        key: str(getattr(hm, field)) for field, key in HM_OPTIONS if getattr(hm, field) is not None
-    }
+    return health_check_options({field: getattr(hm, field) for field, _key in HC_OPTIONS})
 
 
 def _new_hc(
@@ -153,7 +162,7 @@ def hm_create(ctx: Context, state: LoadBalancerState | None, hm: HealthMonitor) 
     for vip in [*vip_list(row), *fips]:
         if vip in have:
             continue
-        hcs.append(_new_hc(row, hm, pool.id, f"{bracket(vip)}:{port}" if port else "", vip, taken))
+        hcs.append(_new_hc(row, hm, pool.id, health_check_vip(vip, port), vip, taken))
     row = attrs.evolve(row, health_checks=tuple(hcs), healthmonitors=tuple(hms))
     statuses = row.statuses()  # as before the loop (the draft's copy changes in it)
     draft = RowDraft(row)
@@ -250,11 +259,10 @@ def hm_update(ctx: Context, state: LoadBalancerState | None, upd: Update[HealthM
                 },
             ),
         )
-    changes = {
-        key: str(getattr(hm, field))
-        for field, key in HM_OPTIONS
-        if field in upd.changed and getattr(hm, field)
-    }
+    # A changed field set to 0 or None leaves the option as it was (the reference's test).
+    changes = health_check_options(
+        {field: getattr(hm, field) or None for field, _key in HC_OPTIONS if field in upd.changed}
+    )
     for row in rows:
         hcs = tuple(
             attrs.evolve(h, options={**h.options, **changes})

@@ -11,13 +11,13 @@ from __future__ import annotations
 import attrs
 
 from ovnlb_core import validate
+from ovnlb_core.formats import enabled_text, row_uuid
 from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, ProtocolRow
 from ovnlb_core.octavia import LoadBalancer, Update
 from ovnlb_core.requests.associations import vip_associations
 from ovnlb_core.requests.common import Context, Outcome
 from ovnlb_core.status import ACTIVE, DELETED, ERROR, Payload, entry
 from ovnlb_core.topology import Topology, ovn_name
-from ovnlb_core.translate import row_uuid
 
 __all__ = ["lb_create", "lb_delete", "lb_update"]
 
@@ -35,7 +35,7 @@ def lb_create(ctx: Context, state: LoadBalancerState | None, lb: LoadBalancer) -
     add = lb.additional_vips
     row = ProtocolRow(
         uuid=row_uuid(lb.id, "none"),
-        enabled=str(lb.admin_state_up),
+        enabled=enabled_text(lb.admin_state_up),
         vip=lb.vip_address,
         vip_port_id=vip_port,
         additional_vips=tuple(a.ip_address for a in add) or None,
@@ -67,7 +67,7 @@ def lb_update(ctx: Context, state: LoadBalancerState | None, upd: Update[LoadBal
     report: Payload = {"loadbalancers": [entry(lb.id, ACTIVE, operating)]}
     if state is None:
         return Outcome(state, ({"loadbalancers": [entry(lb.id, ERROR, ERROR)]},))
-    enabled = str(lb.admin_state_up)
+    enabled = enabled_text(lb.admin_state_up)
     for row in state.rows:
         if row.enabled != enabled:
             state = state.replace(row, attrs.evolve(row, enabled=enabled))

@@ -18,14 +18,15 @@ import attrs
 
 from ovnlb_core import validate
 from ovnlb_core.errors import UnsupportedOptionError
+from ovnlb_core.formats import MEMBER_PREFIX, MEMBER_TEXT
 from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
 from ovnlb_core.octavia import Member, Update
 from ovnlb_core.plan import NatUpdate
 from ovnlb_core.requests.common import Context, Outcome, pool_row, vip_subnet, vip_subnet_obj
 from ovnlb_core.requests.draft import RowDraft
 from ovnlb_core.status import ACTIVE, DELETED, Payload, entry, rollup
+from ovnlb_core.textcache import member_texts
 from ovnlb_core.topology import Topology, ovn_name
-from ovnlb_core.translate import _TEXT, _texts
 
 __all__ = [
     "member_batch_update",
@@ -102,12 +103,13 @@ class _MemberIndex:
 
     def by_text(self, text: str, skip: Collection[int] = ()) -> int | None:
         """The first position (not in ``skip``) whose member's text is ``text``."""
-        if not text.startswith("member_"):
+        if not text.startswith(MEMBER_PREFIX):
             return None
         best: int | None = None
-        k = text.find("_", 7)
+        start = len(MEMBER_PREFIX)
+        k = text.find("_", start)
         while k >= 0:
-            for i in self.positions(text[7:k]):
+            for i in self.positions(text[start:k]):
                 if i in skip or (best is not None and i >= best):
                     continue
                 if self.members[i].text() == text:
@@ -402,13 +404,13 @@ def member_batch_update(
     for m in members:
         validate.member(m, row, subnet, batch=True)
     members = [m if m.pool_id == pool_id else attrs.evolve(m, pool_id=pool_id) for m in members]
-    texts = set(_texts(pool.members))
+    texts = set(member_texts(pool.members))
     subnet_of = _SubnetOf(ctx, state.name, row)
     create: list[Member] = []
     update: list[Member] = []
     # Each member's entry text (MemberEntry.text), formatted at C speed over the batch.
     wanted_texts = map(
-        _TEXT,
+        MEMBER_TEXT,
         map(_MEMBER_ID, members),
         map(_ADDRESS, members),
         map(_PROTOCOL_PORT, members),

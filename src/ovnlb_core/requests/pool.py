@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import attrs
 
 from ovnlb_core import validate
+from ovnlb_core.formats import AFFINITY
 from ovnlb_core.model import SELECTION_FIELDS, LoadBalancerState, PoolState
 from ovnlb_core.octavia import Pool, Update
 from ovnlb_core.plan import NatUpdate
@@ -25,7 +26,6 @@ from ovnlb_core.requests.common import (
     require_state,
     row_for,
 )
-from ovnlb_core.requests.formats import AFFINITY
 from ovnlb_core.requests.healthmonitor import hm_delete
 from ovnlb_core.requests.member import members_delete
 from ovnlb_core.status import ACTIVE, DELETED, ERROR, Payload, entry
