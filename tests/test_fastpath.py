@@ -9,6 +9,7 @@ byte for byte, including for rows other writers made (non-canonical text).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import attrs
 from hypothesis import given, settings
@@ -17,6 +18,8 @@ from hypothesis import strategies as st
 from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.service.driver import OvnLbDriver
+from ovnlb_core import validate
+from ovnlb_core.errors import OvnlbError
 from ovnlb_core.model import (
     ListenerState,
     LoadBalancerState,
@@ -24,8 +27,10 @@ from ovnlb_core.model import (
     PoolState,
     ProtocolRow,
 )
+from ovnlb_core.octavia import Member
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow
+from ovnlb_core.topology import Subnet
 from ovnlb_core.translate import RowCache, translate
 from strategies import lb_states, members, statuses
 
@@ -55,6 +60,9 @@ EDITS = st.sampled_from(
         "status_insert_dup",
         "delete_with_status",
         "delete_with_status",
+        "batch",
+        "batch",
+        "batch_reorder",
     ]
 )
 
@@ -130,6 +138,14 @@ def _edit_row(data: st.DataObject, row: ProtocolRow, edit: str) -> ProtocolRow:
         # member_delete: the entry and its status go, from anywhere in the lists.
         gone = ms.pop(data.draw(st.integers(0, len(ms) - 1)))
         pairs = [kv for kv in pairs if kv[0] != gone.id]
+    elif edit in ("batch", "batch_reorder") and ms:
+        # member_batch_update: some entries out (anywhere), the rest kept in order (the
+        # same objects), new ones appended; or the kept ones reordered / one repeated.
+        keep = data.draw(st.lists(st.booleans(), min_size=len(ms), max_size=len(ms)))
+        ms = [m for m, k in zip(ms, keep, strict=True) if k]
+        if edit == "batch_reorder" and ms:
+            ms = [ms[-1], *ms] if data.draw(st.booleans()) else ms[::-1]
+        ms += data.draw(st.lists(members, max_size=3))
     new_pool = attrs.evolve(pool, members=tuple(ms))
     pools = tuple(new_pool if p is pool else p for p in row.pools)
     status = tuple(pairs) if (pairs or row.member_status is not None) else None
@@ -321,3 +337,110 @@ def test_driver_with_and_without_cache_write_the_same_rows() -> None:
         driver.member_create(ms[27])
         dbs.append(backend.snapshot().tables)
     assert dbs[0] == dbs[1]
+
+
+# -- validate.members: the batch check (VIP families looked at once) ----------------------
+
+_V4 = st.sampled_from(["10.0.0.5", "10.1.0.7", "192.168.1.1"])
+_V6 = st.sampled_from(["fd00::5", "2001:db8::7"])
+_batch_members = st.lists(
+    st.builds(
+        Member,
+        id=st.sampled_from(["m1", "m2", "m3"]),
+        pool_id=st.just("p"),
+        address=st.one_of(_V4, _V6),
+        protocol_port=st.just(80),
+        subnet_id=st.sampled_from([None, "s1"]),
+        monitor_address=st.sampled_from([None, None, None, "10.0.0.9"]),
+        monitor_port=st.sampled_from([None, None, None, 8080]),
+    ),
+    max_size=6,
+)
+
+
+def _failure(check: Callable[[], None]) -> tuple[type, str, str | None] | None:
+    try:
+        check()
+    except OvnlbError as e:
+        return type(e), str(e), getattr(e, "resource_id", None)
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    _batch_members,
+    st.one_of(st.none(), _V4, _V6),
+    st.lists(st.one_of(_V4, _V6), max_size=2),
+    st.sampled_from([None, "10.0.0.0/16", "fd00::/64"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_validate_members_is_member_one_by_one(
+    batch: list[Member],
+    vip: str | None,
+    more_vips: list[str],
+    cidr: str | None,
+    as_batch: bool,
+    check_address: bool,
+) -> None:
+    row = ProtocolRow(uuid="r", vip=vip, additional_vips=tuple(more_vips) or None)
+    subnet = Subnet("s0", "n0", cidr) if cidr else None
+
+    def one_by_one() -> None:
+        for m in batch:
+            validate.member(m, row, subnet, batch=as_batch, check_address=check_address)
+
+    def at_once() -> None:
+        validate.members(batch, row, subnet, batch=as_batch, check_address=check_address)
+
+    assert _failure(at_once) == _failure(one_by_one)
+
+    def no_row_one_by_one() -> None:
+        for m in batch:
+            validate.member(m, None, subnet, batch=as_batch)
+
+    no_row = _failure(lambda: validate.members(batch, None, subnet, batch=as_batch))
+    assert no_row == _failure(no_row_one_by_one)
+
+
+# -- a batch update of a big pool: kept entries picked, new ones appended -------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(members, min_size=20, max_size=60),
+    st.lists(members, max_size=12),
+    st.data(),
+)
+def test_cached_batch_of_a_big_pool_equals_the_full_path(
+    old: list[MemberEntry], new: list[MemberEntry], data: st.DataObject
+) -> None:
+    """Many entries out (anywhere, more than a prefix/suffix splice takes), the rest kept in
+    order, new ones appended, optionally reordered or repeated: translate and parse through
+    the cache equal the full path, and the parse after the write is a cache hit when the
+    kept order was left alone."""
+    keep = data.draw(st.lists(st.booleans(), min_size=len(old), max_size=len(old)))
+    kept = [m for m, k in zip(old, keep, strict=True) if k]
+    odd = data.draw(st.sampled_from(["", "", "reverse", "repeat"]))
+    if odd == "reverse":
+        kept.reverse()
+    elif odd == "repeat" and kept:
+        kept.append(kept[0])
+    pool = PoolState("00000000-0000-4000-8000-0000000000aa", True, tuple(old))
+    listener = ListenerState("00000000-0000-4000-8000-0000000000ab", 80, pool.id)
+    row = ProtocolRow(uuid="r", vip="10.1.0.1", enabled="True", listeners=(listener,))
+    state = LoadBalancerState("lb", (attrs.evolve(row, pools=(pool,)),))
+    cache = RowCache()
+    rows = translate(state, cache=cache)
+    assert rows == translate(state)
+    # As the driver does: the next request starts from the parsed model.
+    parsed = parse(state.name, rows, cache=cache)
+    assert parsed == parse(state.name, rows)
+    base = parsed.rows[0]
+    (bpool,) = base.pools
+    picks = [bpool.members[old.index(m)] for m in kept]  # the parsed objects, same entries
+    after = attrs.evolve(base, pools=(attrs.evolve(bpool, members=(*picks, *new)),))
+    state2 = LoadBalancerState("lb", (after,))
+    rows2 = translate(state2, cache=cache)
+    assert rows2 == translate(state2)
+    assert parse(state2.name, rows2, cache=cache) == parse(state2.name, rows2)

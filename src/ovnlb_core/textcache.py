@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from itertools import compress, repeat
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ovnlb_core.formats import ENDPOINT_V4, MEMBER_TEXT, dumps, parse_member_text
 from ovnlb_core.model import MemberEntry, PoolState, ProtocolRow
@@ -243,19 +243,10 @@ class RowCache:
         s = _common_suffix(o, members, min(len(o), len(members)) - p)
         middle = members[p : len(members) - s]
         if len(middle) > len(members) // 2 + 8:
-            return None  # mostly new: building from scratch is as cheap
+            # A batch update (some members out, anywhere; new ones appended)?
+            return RowCache._select_pool(old, members)
         mid_texts = member_texts(middle)
-        exact: bool | None = None
-        if old.exact:
-            exact = True
-            for m, t in zip(middle, mid_texts, strict=True):
-                try:
-                    if "," in t or MemberEntry(*parse_member_text(t)) != m:
-                        exact = None
-                        break
-                except ValueError:
-                    exact = None
-                    break
+        exact = RowCache._still_exact(old, middle, mid_texts)
         texts = _splice(old.texts, p, s, mid_texts)
         backends = None
         if old.backends is not None:
@@ -265,6 +256,55 @@ class RowCache:
         )
         if old.ids is not None:
             new.ids = _splice(old.ids, p, s, [m.id for m in middle])
+        return new
+
+    @staticmethod
+    def _still_exact(
+        old: _PoolMemo, new: Sequence[MemberEntry], new_texts: list[str]
+    ) -> bool | None:
+        """``exact`` of a memo made of ``old``'s entries and ``new`` (with these texts)."""
+        if not old.exact:
+            return None
+        for m, text in zip(new, new_texts, strict=True):
+            try:
+                if "," in text or MemberEntry(*parse_member_text(text)) != m:
+                    return None
+            except ValueError:
+                return None
+        return True
+
+    @staticmethod
+    def _select_pool(old: _PoolMemo, members: tuple[MemberEntry, ...]) -> _PoolMemo | None:
+        """The memo of ``members`` when they are some of ``old``'s entry objects, in their
+        order, then new ones (what ``member_batch_update`` makes): the kept entries' strings
+        are picked at C speed, only the new ones are built. None otherwise."""
+        o = old.members
+        where = dict(zip(map(id, o), range(len(o)), strict=True))
+        pos = list(map(where.get, map(id, members)))
+        fresh = pos.count(None)
+        q = len(pos) - fresh
+        if fresh > len(members) // 2 + 8 or pos[q:].count(None) != fresh:
+            return None  # mostly new, or an old entry after a new one
+        kept = cast("list[int]", pos[:q])  # no None before q
+        if kept != sorted(set(kept)):
+            return None  # reordered or repeated
+        tail = members[q:]
+        tail_texts = member_texts(tail)
+        pick = old.texts.__getitem__
+        texts = [*map(pick, kept), *tail_texts]
+        backends = None
+        if old.backends is not None:
+            backends = [*map(old.backends.__getitem__, kept), *member_backends(tail)]
+        new = _PoolMemo(
+            members,
+            ",".join(texts),
+            texts,
+            canonical=True,
+            exact=RowCache._still_exact(old, tail, tail_texts),
+            backends=backends,
+        )
+        if old.ids is not None:
+            new.ids = [*map(old.ids.__getitem__, kept), *(m.id for m in tail)]
         return new
 
     def pool_text(self, pool_id: str, members: tuple[MemberEntry, ...]) -> str:

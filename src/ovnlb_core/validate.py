@@ -6,6 +6,8 @@ text; the exception carries the resource, id and field besides.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ovnlb_core.errors import (
     IPVersionsMixingNotSupportedError,
     UnsupportedOptionError,
@@ -81,17 +83,33 @@ def member(
     check_address: bool = True,
 ) -> None:
     """V6/V6b (monitor address or port), V7 (address families), V8 (subnet)."""
-    if m.monitor_address or m.monitor_port:
-        text = (
-            "OVN provider does not support monitor options"
-            if batch
-            else "OVN Load Balancer does not support different member monitor address or port."
-        )
-        raise UnsupportedOptionError("member", "monitor_address", text, resource_id=m.id)
+    members((m,), row, vip_subnet, batch=batch, check_address=check_address)
+
+
+def members(
+    ms: Iterable[Member],
+    row: ProtocolRow | None,
+    vip_subnet: Subnet | None,
+    *,
+    batch: bool = False,
+    check_address: bool = True,
+) -> None:
+    """:func:`member` for each member in order (the first failure raises), the row's VIP
+    address families looked at once (a batch of 10k rebuilt them per member)."""
+    family: bool | None = None  # the VIPs' one family (True: IPv6); None: no check
     if check_address and row is not None:
-        vips = vip_list(row)
-        families = {is_ipv6(v) for v in vips}
-        if len(families) == 1 and is_ipv6(m.address) not in families:
+        families = {is_ipv6(v) for v in vip_list(row)}
+        if len(families) == 1:
+            (family,) = families
+    for m in ms:
+        if m.monitor_address or m.monitor_port:
+            text = (
+                "OVN provider does not support monitor options"
+                if batch
+                else "OVN Load Balancer does not support different member monitor address or port."
+            )
+            raise UnsupportedOptionError("member", "monitor_address", text, resource_id=m.id)
+        if family is not None and is_ipv6(m.address) is not family:
             raise IPVersionsMixingNotSupportedError(
                 "member",
                 "address",
@@ -99,14 +117,15 @@ def member(
                 "Load Balancer.",
                 resource_id=m.id,
             )
-    if not m.subnet_id and (vip_subnet is None or not vip_subnet.contains(m.address)):
-        raise UnsupportedOptionError(
-            "member",
-            "subnet_id",
-            "Subnet is required, or Loadbalancer associated with Pool must have a subnet, for "
-            "Member creation with OVN Provider Driver if it is not the same as LB VIP subnet",
-            resource_id=m.id,
-        )
+        if not m.subnet_id and (vip_subnet is None or not vip_subnet.contains(m.address)):
+            raise UnsupportedOptionError(
+                "member",
+                "subnet_id",
+                "Subnet is required, or Loadbalancer associated with Pool must have a subnet, "
+                "for Member creation with OVN Provider Driver if it is not the same as LB VIP "
+                "subnet",
+                resource_id=m.id,
+            )
 
 
 def health_monitor(hm: HealthMonitor, row: ProtocolRow | None) -> None:

@@ -401,8 +401,7 @@ def member_batch_update(
     """``member_batch_update``: create, update, delete requests in that order, each reported."""
     state, row, pool = pool_row(state, pool_id)
     subnet = vip_subnet_obj(ctx, state, row)
-    for m in members:
-        validate.member(m, row, subnet, batch=True)
+    validate.members(members, row, subnet, batch=True)
     members = [m if m.pool_id == pool_id else attrs.evolve(m, pool_id=pool_id) for m in members]
     texts = set(member_texts(pool.members))
     subnet_of = _SubnetOf(ctx, state.name, row)
