@@ -1229,6 +1229,20 @@ WHAT_WAS_DONE = [
     "members' statuses and reports are built without a call per member when the pool has no "
     "health check. A member add reuses the row's own status pairs (the new tuple is the old "
     "one plus the new pairs: no new object per member of the pool).",
+    "- Round 3 (issue #12's remaining targets): the IDL backend makes ovs streams read up to "
+    "256 KB per `recv` (ovs's JSON-RPC loop asked 4 KB: the 1.6 MB update of a 10k pool "
+    "took 400 rounds of its Python read-and-feed loop, ~10 ms of a member add); "
+    "`gc.freeze()` after the connect-time full collection (`gc.unfreeze()` on close): "
+    "later full collections skip the replica (at 10k ports one took ~0.3 s inside every few "
+    "1% batch updates; frozen, 10-30 ms). Frozen objects are still freed by reference "
+    "counting, so a deleted row goes as before; only a reference cycle among objects alive "
+    "at connect time waits for `close()`; a replica reloaded by a reconnect is not frozen "
+    "again (that would need a collection inside a request). `validate.members` checks a "
+    "batch with the row's VIP address families computed once (they were rebuilt per "
+    "member). RowCache: a pool made of some of the remembered entries in order plus new ones "
+    "appended (what `member_batch_update` makes) gets its texts and backends picked from "
+    "the memo at C speed and stays exact, so the next request's parse is a hit (it re-parsed "
+    "all 10k entries).",
 ]
 
 
@@ -1238,7 +1252,12 @@ KNOWN_LIMITS = [
     "us each: three UUID regexes, the address regex, the frozen `Member`), each member's "
     "validation (`validate.member`) and entry text, and a status report per kept member "
     "(spec 5.3). What is left per member is a few microseconds of Python; the floor is one "
-    "transact of ~1.6 MB.",
+    "transact of ~1.6 MB. Within 3x of it needs a batch path without a Python object per "
+    "unchanged member: the Octavia dicts' entry texts formatted straight from the dicts "
+    "(`str.format` mapped), compared as a set with the pool's texts, `Member`s and "
+    "validation only for the entries that differ, the kept members' status entries built "
+    "from the status memo, and the `neutron:member_status` memo spliced like the pool's "
+    "(it is rebuilt in full after a batch today, ~10 ms at 10k).",
     "- nbctl (daemon): ovn-nbctl's replica has no indexes, so every `find` is a C scan of "
     "its table (a few microseconds per row): finding a switch's router ports scans every "
     "port, finding a pool's load balancer every load balancer. Reads are targeted (only "
@@ -1246,19 +1265,11 @@ KNOWN_LIMITS = [
     "issue's 423 s sync), but the cost still grows with the tables, slowly.",
     "- IDL member add at 10k: no topology read remains in the profile (below); what is "
     "left is the row itself: the roll-up's per-member report (one status entry per member "
-    "of the pool, spec 5.3: 10k dicts, whose allocation also triggers the interpreter's "
-    "young-generation collections), the row's status dict (`ProtocolRow.statuses`), the "
-    "JSON encoding of the ~1.6 MB transaction and the decoding of its update (the ovs "
-    "library's).",
-    "- Garbage collection (IDL, 10k ports): the replica is millions of long-lived objects, "
-    "and a full collection of them costs 100-400 ms on this machine. A request over a 10k "
-    "pool keeps ~10k objects alive (its Members, the new row) across the young "
-    "collections it triggers, so every few requests a full collection lands in one "
-    "(measured with `gc.callbacks`: one 1% change of a 10k pool, 1 full collection, 419 "
-    "ms of a 1046 ms request). That is most of the spread between runs at 10k. "
-    "`gc.freeze()` after the connect-time collection (IDL backend) or at service start "
-    "would take the replica out of those collections; not done here (outside the files "
-    "of this change, and a process-wide setting).",
+    "of the pool, spec 5.3: 10k dicts, ~4 ms), the row's status dict "
+    "(`ProtocolRow.statuses`) and its pairs, the JSON encoding of the ~1.6 MB transaction "
+    "(the floor pays it too) and the decoding of its update (which the floor does not wait "
+    "for): the escape blanking of `jsonparser.StdlibJsonParser.feed` and the `json` scanner, "
+    "~5 ms.",
     "- The floor is measured on a server holding only the load balancer row (no topology): "
     "it is the cost of the write itself. ovnlb's request also reads, parses, plans and "
     "waits for the update of its own write.",
@@ -1270,6 +1281,21 @@ KNOWN_LIMITS = [
     "- nbctl: a switch's router ports are found among all router-type ports (`find`); with "
     "more than 32 of those (many networks), through the switch's port set, which is O(ports "
     "of that switch). IDL and memory answer from their indexes.",
+    "- nbctl big NB (traced per daemon request, member add at N = 1000, 14 requests): three "
+    "`find`s scan a big table and make ~160 of the ~210 ms: the pool's load balancer "
+    "(`find Load_Balancer external_ids:pool_<id>!=...`, twice, all 10k LBs: ~60 ms), the "
+    "load balancer's rows by name (`find Load_Balancer name=...`: ~18 ms) and the router "
+    "ports (`find Logical_Switch_Port type=router`, all 51k ports: ~80 ms, sent with the "
+    "switch lookup). Plan (nbctl.py, after its split): keep pool id -> load balancer name "
+    "and name -> row UUIDs across requests and read the rows by UUID (`--if-exists list "
+    "Load_Balancer <uuid>...`, a hash lookup in the daemon), checking in that reply that "
+    "the name and the `pool_<id>` key are still there, falling back to the `find` on a "
+    "miss (rows another writer adds under the name are caught by the commit's basis check "
+    "or need a cheap `--columns=_uuid` guard); find a switch's router ports from its own "
+    "`ports` (`list Logical_Switch <uuid> --columns=ports`, then `--columns=_uuid,type list "
+    "Logical_Switch_Port <those>`), which is O(ports of that switch) and flat in the rest "
+    "of the NB; the router and router-port `find`s (by name, by `ports{>=}`) scan ~100 "
+    "routers / ~600 router ports and can use the same UUID memo.",
 ]
 
 
