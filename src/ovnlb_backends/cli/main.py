@@ -25,6 +25,32 @@ from ovnlb_backends.base import Backend, BackendError
 from ovnlb_backends.cli.output import FORMATS, UsageError
 from ovnlb_core.errors import CliError, OvnlbError
 
+__all__ = [
+    "ENV_NB",
+    "ENV_SB",
+    "EXIT_DRIFT",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Parser",
+    "add_backend_args",
+    "add_common_args",
+    "add_format_args",
+    "add_seconds_arg",
+    "add_tls_args",
+    "backend_kind",
+    "build_parser",
+    "check_tls",
+    "cmd_demo",
+    "cmd_doctor",
+    "cmd_replay",
+    "cmd_version",
+    "main",
+    "nb_remote",
+    "open_backend",
+]
+
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 130
 #: ovn-nbctl's environment variables for the NB and SB remotes.
 ENV_NB, ENV_SB = "OVN_NB_DB", "OVN_SB_DB"

@@ -47,6 +47,19 @@ from ovnlb_backends.service.sync import LbResult, SyncReport, plan_sync, run_syn
 from ovnlb_core.errors import CliError
 from ovnlb_core.sync import ActionKind, SyncAction
 
+__all__ = [
+    "CHECK_CRITICAL",
+    "CHECK_OK",
+    "CHECK_UNKNOWN",
+    "CHECK_WARNING",
+    "DEFAULT_DELETE_SHARE",
+    "Progress",
+    "cmd_check",
+    "cmd_plan",
+    "cmd_sync",
+    "register",
+]
+
 #: ``check``: the monitoring-plugin exit codes.
 CHECK_OK, CHECK_WARNING, CHECK_CRITICAL, CHECK_UNKNOWN = 0, 1, 2, 3
 #: Default share of the owned load balancers a sync may delete without --allow-mass-delete.

@@ -17,6 +17,12 @@ from typing import Any
 
 from ovnlb_core.status import Payload
 
+__all__ = [
+    "EXIT_LOCKED",
+    "cmd_watch",
+    "register",
+]
+
 log = logging.getLogger("ovnlb_backends.cli.watch_cmd")
 
 #: Exit code of ``--once`` when another watcher holds the lock.

@@ -34,15 +34,24 @@ from ovnlb_core.status import Payload
 from ovnlb_core.topology import Subnet
 from ovnlb_core.translate import RowCache
 
+__all__ = [
+    "OvnLbDriver",
+    "RetriesExhausted",
+    "handle",
+    "lb_of_pool",
+]
+
 #: A validated request object.
 Obj = TypeVar("Obj", oc.LoadBalancer, oc.Listener, oc.Pool, oc.Member, oc.HealthMonitor)
 State = LoadBalancerState | None
 
 
-def _lb_of_pool_in(reader: Reader, pool_id: str) -> str | None:
+def lb_of_pool(reader: Reader, pool_id: str) -> str:
     """The load balancer whose rows hold ``pool_<id>`` (either admin form), by index."""
     found = reader.load_balancers_with_external_id((f"pool_{pool_id}", f"pool_{pool_id}:D"))
-    return str(found[0][1].get("name", "")) if found else None
+    if not found:
+        raise NotFoundError("pool", pool_id, "no Load_Balancer row holds it")
+    return str(found[0][1].get("name", ""))
 
 
 @attrs.define
@@ -83,10 +92,7 @@ class OvnLbDriver:
         pool = self.view.pools.get(pool_id)
         if pool and pool.get("loadbalancer_id"):
             return str(pool["loadbalancer_id"])
-        found = _lb_of_pool_in(self.backend.reader(), pool_id)
-        if found is None:
-            raise NotFoundError("pool", pool_id, "no Load_Balancer row holds it")
-        return found
+        return lb_of_pool(self.backend.reader(), pool_id)
 
     # -- requests ---------------------------------------------------------------------------
 
