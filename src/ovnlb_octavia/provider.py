@@ -147,66 +147,63 @@ class OvnLbProviderDriver(provider_base.ProviderDriver):  # type: ignore[misc]
 
     def listener_create(self, listener: Any) -> None:
         """A listener (TCP, UDP or SCTP; ``allowed_cidrs`` refused)."""
-        self._listener(listener, lambda d: d.listener_create(listener), created=True)
+        self._in_lb("listener", listener, lambda d: d.listener_create(listener), created=True)
 
     def listener_update(self, old_listener: Any, new_listener: Any) -> None:
         """Admin state, default pool."""
         merged = _merged(old_listener, new_listener)
-        self._listener(merged, lambda d: d.listener_update(old_listener, new_listener))
+        self._in_lb("listener", merged, lambda d: d.listener_update(old_listener, new_listener))
 
     def listener_delete(self, listener: Any) -> None:
         """Delete a listener."""
-        self._listener(listener, lambda d: d.listener_delete(listener))
-
-    def _listener(self, obj: Any, run: RunFn, created: bool = False) -> None:
-        data = _plain(obj)
-        li_id, lb_id = str(data.get("listener_id")), str(data.get("loadbalancer_id"))
-        self.calls.submit(
-            Call(
-                lambda _b: lb_id,
-                run,
-                lambda _lb: {
-                    "listeners": [entry(li_id, ERROR)],
-                    "loadbalancers": [entry(lb_id, ACTIVE)],
-                },
-                created=("listener", li_id) if created else None,
-            )
-        )
+        self._in_lb("listener", listener, lambda d: d.listener_delete(listener))
 
     # -- pool ----------------------------------------------------------------------------
 
     def pool_create(self, pool: Any) -> None:
         """A pool (SOURCE_IP_PORT or SOURCE_IP; session persistence SOURCE_IP only)."""
-        self._pool(pool, lambda d: d.pool_create(pool), created=True)
+        self._in_lb("pool", pool, lambda d: d.pool_create(pool), created=True)
 
     def pool_update(self, old_pool: Any, new_pool: Any) -> None:
         """Admin state, algorithm, session persistence."""
-        self._pool(_merged(old_pool, new_pool), lambda d: d.pool_update(old_pool, new_pool))
+        self._in_lb(
+            "pool", _merged(old_pool, new_pool), lambda d: d.pool_update(old_pool, new_pool)
+        )
 
     def pool_delete(self, pool: Any) -> None:
         """Delete a pool with its members and health monitor."""
         subnets = [m.get("subnet_id") for m in _plain(pool).get("members") or ()]
-        self._pool(
+        self._in_lb(
+            "pool",
             pool,
             lambda d: d.pool_delete(pool),
             after=lambda backend: self.ports.cleanup_hm_ports(backend, subnets),
         )
 
-    def _pool(
+    def _in_lb(
         self,
+        kind: str,
         obj: Any,
         run: RunFn,
+        *,
         created: bool = False,
         after: Callable[[Replica], None] | None = None,
     ) -> None:
+        """A listener or pool call: the request names its load balancer."""
         data = _plain(obj)
-        pool_id, lb_id = str(data.get("pool_id")), str(data.get("loadbalancer_id"))
+        oid, lb_id = str(data.get(f"{kind}_id")), str(data.get("loadbalancer_id"))
+
+        def on_error(_lb: str | None) -> Payload:
+            if kind == "listener":
+                return {"listeners": [entry(oid, ERROR)], "loadbalancers": [entry(lb_id, ACTIVE)]}
+            return failed_under_pool(self.runtime, oid, lb_id, "pools", [oid])
+
         self.calls.submit(
             Call(
                 lambda _b: lb_id,
                 run,
-                lambda _lb: failed_under_pool(self.runtime, pool_id, lb_id, "pools", [pool_id]),
-                created=("pool", pool_id) if created else None,
+                on_error,
+                created=(kind, oid) if created else None,
                 after=after,
             )
         )
