@@ -1,8 +1,12 @@
 """ovnlb as Octavia's provider driver (``--provider ovnlb``).
 
 * :mod:`ovnlb_octavia.provider`: the ``octavia.api.drivers`` entry point, a
-  ``ProviderDriver`` that validates in the API request and applies the
-  request to NB and pushes the statuses after Octavia committed;
+  ``ProviderDriver`` with one thin method per Octavia call, taken through
+  :mod:`~ovnlb_octavia.calls` (validate in the API request, apply to NB
+  after Octavia committed), with the Neutron ports of
+  :mod:`~ovnlb_octavia.ports` and the status reports of
+  :mod:`~ovnlb_octavia.reports`, on the per-process
+  :mod:`~ovnlb_octavia.runtime` (built by :mod:`~ovnlb_octavia.wiring`);
 * :mod:`ovnlb_octavia.agent`: the ``octavia.driver_agent.provider_agents``
   entry point (the NB/SB watcher, one actor per cluster by OVSDB lock);
 * :mod:`ovnlb_octavia.config`: the ``[ovnlb]`` options (``oslo.config.opts``);

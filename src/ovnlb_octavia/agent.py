@@ -31,6 +31,14 @@ from ovnlb_core.rows import lb_names, lb_rowset
 from ovnlb_core.status import Payload
 from ovnlb_core.translate import bracket
 
+__all__ = [
+    "AgentWatcher",
+    "agent",
+    "operating_only",
+    "run_agent",
+    "vanished_monitor_events",
+]
+
 log = logging.getLogger(__name__)
 
 #: Member statuses that only a Service_Monitor row gives (spec 4.4).
@@ -152,8 +160,9 @@ def agent(exit_event: threading.Event) -> None:
 
     from ovnlb_octavia import config
     from ovnlb_octavia.neutron import NeutronSubnets, sdk_network
-    from ovnlb_octavia.provider import _LazyNetwork, driver_library
+    from ovnlb_octavia.reports import driver_library
     from ovnlb_octavia.runtime import Runtime
+    from ovnlb_octavia.wiring import LazyNetwork
 
     conf = config.register_opts()
     opts = conf.ovnlb
@@ -161,7 +170,7 @@ def agent(exit_event: threading.Event) -> None:
     def no_backend() -> Any:
         raise BackendError("the agent's runtime only pushes statuses")
 
-    network = _LazyNetwork(lambda: sdk_network(conf))
+    network = LazyNetwork(lambda: sdk_network(conf))
     runtime = Runtime(
         no_backend,
         network,

@@ -11,6 +11,14 @@ from typing import Any
 
 from oslo_config import cfg
 
+__all__ = [
+    "GROUP",
+    "OPTS",
+    "list_opts",
+    "register_opts",
+    "remote",
+]
+
 GROUP = "ovnlb"
 
 OPTS: list[Any] = [

@@ -28,6 +28,27 @@ from typing import Any, Protocol
 from ovnlb_core.nb import NbReader
 from ovnlb_core.topology import Subnet
 
+__all__ = [
+    "ADDITIONAL_VIP_PORT_PREFIX",
+    "HM_DEVICE_OWNER",
+    "HM_PORT_PREFIX",
+    "VIP_DEVICE_OWNER",
+    "VIP_PORT_PREFIX",
+    "Network",
+    "NeutronConflict",
+    "NeutronError",
+    "NeutronSubnets",
+    "Port",
+    "SdkNetwork",
+    "cleanup_hm_ports",
+    "create_vip_ports",
+    "delete_vip_ports",
+    "ensure_hm_port",
+    "mapped_ips",
+    "sdk_network",
+    "touch_floating_ip",
+]
+
 log = logging.getLogger(__name__)
 
 VIP_PORT_PREFIX = "ovn-lb-vip-"

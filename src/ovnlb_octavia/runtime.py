@@ -19,14 +19,34 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from ovnlb_backends.base import Backend
 from ovnlb_core.status import Payload
 from ovnlb_core.translate import RowCache
 from ovnlb_octavia.neutron import Network, NeutronSubnets
 
+__all__ = [
+    "Lazy",
+    "Replica",
+    "Runtime",
+    "StatusSink",
+    "process_runtime",
+    "set_process_runtime",
+]
+
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Replica(Backend, Protocol):
+    """The provider's NB backend: a :class:`Backend` on a replica that can be waited on
+    (:class:`~ovnlb_backends.idl.IdlBackend`)."""
+
+    def wait_for(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
+        """Process NB updates until ``done()`` holds (False after ``timeout`` seconds)."""
+        ...
 
 
 class StatusSink(Protocol):
@@ -57,6 +77,42 @@ class StatusSink(Protocol):
         ...
 
 
+class Lazy(Generic[T]):
+    """A value built on first use, and built again after :meth:`drop` (a connection, a client)."""
+
+    def __init__(self, make: Callable[[], T], close: Callable[[T], None] | None = None) -> None:
+        self.make = make
+        self.close = close
+        self.value: T | None = None
+
+    def get(self) -> T:
+        """The value, built now when there is none."""
+        if self.value is None:
+            self.value = self.make()
+        return self.value
+
+    def drop(self) -> None:
+        """Forget the value (closing it, failures logged); the next :meth:`get` builds a new one."""
+        value, self.value = self.value, None
+        if value is not None and self.close is not None:
+            try:
+                self.close(value)
+            except Exception:
+                log.exception("closing %r", value)
+
+
+def _guarded(fn: Callable[[], None], failure: str) -> Callable[[], None]:
+    """``fn`` with its exceptions logged as ``failure`` (a worker thread must not lose them)."""
+
+    def run() -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception(failure)
+
+    return run
+
+
 class Runtime:
     """The per-process state (see the module docstring).
 
@@ -68,7 +124,7 @@ class Runtime:
 
     def __init__(
         self,
-        backend_factory: Callable[[], Backend],
+        backend_factory: Callable[[], Replica],
         network: Network,
         sink_factory: Callable[[], StatusSink],
         *,
@@ -87,8 +143,8 @@ class Runtime:
         self.cache = RowCache()
         #: LB id -> its VIP subnet (never changes; saves a Neutron call per request).
         self.vip_subnets: dict[str, str | None] = {}
-        self._backend: Backend | None = None
-        self._sink: StatusSink | None = None
+        self._backend: Lazy[Replica] = Lazy(backend_factory, lambda b: b.close())
+        self._sink: Lazy[StatusSink] = Lazy(sink_factory)
         self._nb = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ovnlb-nb")
         self._waits = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="ovnlb-wait")
         self._pending_waits: set[concurrent.futures.Future[None]] = set()
@@ -102,20 +158,13 @@ class Runtime:
 
     # -- NB thread ---------------------------------------------------------------------
 
-    def backend(self) -> Backend:
+    def backend(self) -> Replica:
         """The NB backend (NB thread only); opened on first use and after :meth:`drop_backend`."""
-        if self._backend is None:
-            self._backend = self.backend_factory()
-        return self._backend
+        return self._backend.get()
 
     def drop_backend(self) -> None:
         """Forget a broken connection (NB thread only): the next request reconnects."""
-        if self._backend is not None:
-            try:
-                self._backend.close()
-            except Exception:
-                log.exception("closing the NB backend")
-            self._backend = None
+        self._backend.drop()
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` in the NB thread and wait for its result (or exception)."""
@@ -123,25 +172,11 @@ class Runtime:
 
     def submit(self, fn: Callable[[], None]) -> concurrent.futures.Future[None]:
         """Queue ``fn`` for the NB thread; exceptions are logged, never lost silently."""
-
-        def guarded() -> None:
-            try:
-                fn()
-            except Exception:
-                log.exception("provider request failed")
-
-        return self._nb.submit(guarded)
+        return self._nb.submit(_guarded(fn, "provider request failed"))
 
     def wait_in_background(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` (a wait for Octavia's commit, then :meth:`submit`) off the NB thread."""
-
-        def guarded() -> None:
-            try:
-                fn()
-            except Exception:
-                log.exception("waiting for Octavia failed")
-
-        future = self._waits.submit(guarded)
+        future = self._waits.submit(_guarded(fn, "waiting for Octavia failed"))
         with self._idle:
             self._pending_waits.add(future)
         future.add_done_callback(self._wait_done)
@@ -155,13 +190,11 @@ class Runtime:
 
     def sink(self) -> StatusSink:
         """The status sink (built on first use)."""
-        if self._sink is None:
-            self._sink = self.sink_factory()
-        return self._sink
+        return self._sink.get()
 
     def drop_sink(self) -> None:
         """Forget the status sink (its agent went away); the next use builds a new one."""
-        self._sink = None
+        self._sink.drop()
 
     def push(self, payload: Payload) -> None:
         """Queue a report for the driver agent (asynchronous; order kept)."""
@@ -195,7 +228,8 @@ class Runtime:
                 # UpdateStatusError (Octavia has not committed yet, or its DB is busy),
                 # or the agent's socket is missing while it restarts: both pass.
                 log.warning("status push attempt %d failed: %s", attempt, e)
-                self._sink = None if not hasattr(e, "status_record") else self._sink
+                if not hasattr(e, "status_record"):
+                    self.drop_sink()
                 time.sleep(delay)
                 delay = min(self.push_max_interval, delay * 2)
         self.failed_pushes += 1
@@ -204,20 +238,15 @@ class Runtime:
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every queued request ran and every report was pushed (for tests)."""
         deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._pending_waits:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
+
+        def until(done: Callable[[], bool]) -> bool:
+            with self._idle:
+                return self._idle.wait_for(done, max(0.0, deadline - time.monotonic()))
+
+        if not until(lambda: not self._pending_waits):
+            return False
         self._nb.submit(lambda: None).result(timeout)
-        with self._idle:
-            while self._unpushed:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
+        return until(lambda: not self._unpushed)
 
     def close(self) -> None:
         """Stop both threads and close the NB connection."""

@@ -1,8 +1,10 @@
 """The ``ovnlb`` command line: argument parsing, one-line errors, exit codes.
 
-``main`` holds the parser and the small commands; ``sync_cmd`` and
-``watch_cmd`` the two large ones; ``output`` the ``-f/-c`` formatting;
-``demo`` the walkthrough that ``ovnlb demo`` (and many tests) run.
+``main`` holds the parser, the shared options and the small commands;
+``sync_cmd`` holds ``plan``/``sync``/``check`` (``plan_output`` prints their
+plans), ``show_cmd`` ``show``, ``watch_cmd`` ``watch``; ``output`` the
+``-f/-c`` formatting; ``demo`` the walkthrough that ``ovnlb demo`` (and many
+tests) run.
 """
 
 from __future__ import annotations

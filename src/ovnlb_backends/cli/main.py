@@ -25,6 +25,32 @@ from ovnlb_backends.base import Backend, BackendError
 from ovnlb_backends.cli.output import FORMATS, UsageError
 from ovnlb_core.errors import CliError, OvnlbError
 
+__all__ = [
+    "ENV_NB",
+    "ENV_SB",
+    "EXIT_DRIFT",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Parser",
+    "add_backend_args",
+    "add_common_args",
+    "add_format_args",
+    "add_seconds_arg",
+    "add_tls_args",
+    "backend_kind",
+    "build_parser",
+    "check_tls",
+    "cmd_demo",
+    "cmd_doctor",
+    "cmd_replay",
+    "cmd_version",
+    "main",
+    "nb_remote",
+    "open_backend",
+]
+
 EXIT_OK, EXIT_ERROR, EXIT_DRIFT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 64, 130
 #: ovn-nbctl's environment variables for the NB and SB remotes.
 ENV_NB, ENV_SB = "OVN_NB_DB", "OVN_SB_DB"
@@ -256,6 +282,20 @@ def open_backend(args: argparse.Namespace) -> Iterator[Backend]:
         yield backend
 
 
+def add_seconds_arg(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, flag: str, default: float, help: str
+) -> None:
+    """A duration option: a number of seconds (``help`` names the default)."""
+    p.add_argument(flag, type=float, default=default, metavar="SECONDS", help=help)
+
+
+def add_tls_args(p: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--private-key``, ``--certificate``, ``--ca-cert``: the PEM files of ``ssl:`` remotes."""
+    p.add_argument("--private-key", help="PEM private key for ssl: remotes")
+    p.add_argument("--certificate", help="PEM certificate for ssl: remotes")
+    p.add_argument("--ca-cert", help="PEM CA certificate for ssl: remotes")
+
+
 def add_backend_args(p: argparse.ArgumentParser, *, real_nb_default: bool = False) -> None:
     """``--backend``, ``--remote``/``--db``, ``--sandbox``, ``--northd``, TLS files, ``--timeout``.
 
@@ -285,21 +325,14 @@ def add_backend_args(p: argparse.ArgumentParser, *, real_nb_default: bool = Fals
         action="store_true",
         help="with --sandbox: also start an SB database and ovn-northd (implies --sandbox)",
     )
-    g.add_argument("--private-key", help="PEM private key for ssl: remotes")
-    g.add_argument("--certificate", help="PEM certificate for ssl: remotes")
-    g.add_argument("--ca-cert", help="PEM CA certificate for ssl: remotes")
-    g.add_argument(
+    add_tls_args(g)
+    add_seconds_arg(
+        g,
         "--timeout",
-        type=float,
-        default=30.0,
-        metavar="SECONDS",
-        help="how long to wait for the NB database (connecting, reconnecting); default 30",
+        30.0,
+        "how long to wait for the NB database (connecting, reconnecting); default 30",
     )
     p.set_defaults(real_nb_default=real_nb_default)
-
-
-# Kept for callers of the old name.
-_add_backend_args = add_backend_args
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -497,9 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_format_args(p)
     add_common_args(p)
     p.set_defaults(func=cmd_doctor)
-    from ovnlb_backends.cli import sync_cmd
+    from ovnlb_backends.cli import show_cmd, sync_cmd
 
     sync_cmd.register(sub)
+    show_cmd.register(sub)
     return parser
 
 

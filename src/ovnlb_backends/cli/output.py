@@ -19,9 +19,18 @@ from typing import Any, TextIO
 
 from ovnlb_core.errors import UsageError
 
-__all__ = ["FORMATS", "UsageError", "select_columns", "to_yaml", "write_output"]
+__all__ = ["FORMATS", "UsageError", "is_text", "select_columns", "to_yaml", "write_output"]
 
 FORMATS = ("text", "json", "table", "value", "yaml")
+
+
+def is_text(fmt: str, columns: Sequence[str] | None) -> bool:
+    """True for ``-f text`` (the command's own layout), where ``-c`` is a usage error."""
+    if fmt != "text":
+        return False
+    if columns:
+        raise UsageError("-c needs -f json, table, value or yaml")
+    return True
 
 
 def select_columns(

@@ -17,6 +17,12 @@ from typing import Any
 
 from ovnlb_core.status import Payload
 
+__all__ = [
+    "EXIT_LOCKED",
+    "cmd_watch",
+    "register",
+]
+
 log = logging.getLogger("ovnlb_backends.cli.watch_cmd")
 
 #: Exit code of ``--once`` when another watcher holds the lock.
@@ -42,7 +48,7 @@ def _log_applied(watcher: Any) -> None:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Watch NB/SB and apply router-interface, floating-IP and health events."""
-    from ovnlb_backends.cli.main import check_tls
+    from ovnlb_backends.cli.main import EXIT_INTERRUPTED, check_tls
     from ovnlb_backends.cli.output import UsageError
     from ovnlb_backends.service.watch import Watcher
     from ovnlb_core.errors import CliError
@@ -87,14 +93,14 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 _log_applied(watcher)
         except KeyboardInterrupt:
             print("ovnlb watch: interrupted", file=sys.stderr)
-            return 130
+            return EXIT_INTERRUPTED
     finally:
         watcher.close()
 
 
 def register(subparsers: Any) -> None:
     """Add the ``watch`` command to the ``ovnlb`` parser's subparsers."""
-    from ovnlb_backends.cli.main import add_common_args
+    from ovnlb_backends.cli.main import add_common_args, add_seconds_arg, add_tls_args
 
     p = subparsers.add_parser(
         "watch",
@@ -111,15 +117,10 @@ def register(subparsers: Any) -> None:
         "--once", action="store_true", help="catch up once (after getting the lock) and exit"
     )
     p.add_argument("--lock", default="ovnlb_watch", help="OVSDB lock name (default ovnlb_watch)")
-    p.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=10.0,
-        help="with --once: seconds to wait for the lock (default 10)",
+    add_seconds_arg(
+        p, "--lock-timeout", 10.0, "with --once: wait this long for the lock (default 10)"
     )
-    p.add_argument("--timeout", type=float, default=30.0, help="connection timeout in seconds")
-    p.add_argument("--private-key", help="PEM private key for ssl: remotes")
-    p.add_argument("--certificate", help="PEM certificate for ssl: remotes")
-    p.add_argument("--ca-cert", help="PEM CA certificate for ssl: remotes")
+    add_seconds_arg(p, "--timeout", 30.0, "connection timeout (default 30)")
+    add_tls_args(p)
     add_common_args(p)
     p.set_defaults(func=cmd_watch)

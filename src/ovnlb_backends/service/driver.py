@@ -16,8 +16,8 @@ nothing the second time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 
@@ -28,16 +28,30 @@ from ovnlb_core import requests as rq
 from ovnlb_core import validate
 from ovnlb_core.errors import NotFoundError, OvnlbError
 from ovnlb_core.errors import RetriesExhausted as RetriesExhausted
+from ovnlb_core.model import LoadBalancerState
 from ovnlb_core.pipeline import Planned, RequestFn, plan_request_in
 from ovnlb_core.status import Payload
 from ovnlb_core.topology import Subnet
 from ovnlb_core.translate import RowCache
 
+__all__ = [
+    "OvnLbDriver",
+    "RetriesExhausted",
+    "handle",
+    "lb_of_pool",
+]
 
-def _lb_of_pool_in(reader: Reader, pool_id: str) -> str | None:
+#: A validated request object.
+Obj = TypeVar("Obj", oc.LoadBalancer, oc.Listener, oc.Pool, oc.Member, oc.HealthMonitor)
+State = LoadBalancerState | None
+
+
+def lb_of_pool(reader: Reader, pool_id: str) -> str:
     """The load balancer whose rows hold ``pool_<id>`` (either admin form), by index."""
     found = reader.load_balancers_with_external_id((f"pool_{pool_id}", f"pool_{pool_id}:D"))
-    return str(found[0][1].get("name", "")) if found else None
+    if not found:
+        raise NotFoundError("pool", pool_id, "no Load_Balancer row holds it")
+    return str(found[0][1].get("name", ""))
 
 
 @attrs.define
@@ -78,27 +92,21 @@ class OvnLbDriver:
         pool = self.view.pools.get(pool_id)
         if pool and pool.get("loadbalancer_id"):
             return str(pool["loadbalancer_id"])
-        found = _lb_of_pool_in(self.backend.reader(), pool_id)
-        if found is None:
-            raise NotFoundError("pool", pool_id, "no Load_Balancer row holds it")
-        return found
+        return lb_of_pool(self.backend.reader(), pool_id)
 
     # -- requests ---------------------------------------------------------------------------
 
     def lb_create(self, lb: Any) -> list[Payload]:
         """``loadbalancer_create``."""
-        obj = oc.LoadBalancer.from_dict(lb)
-        return self._statuses(obj.id, lambda c, s: rq.lb_create(c, s, obj))
+        return self._one(oc.LoadBalancer, lb, rq.lb_create)
 
     def lb_update(self, old: Any, new: Any) -> list[Payload]:
         """``loadbalancer_update``."""
-        upd = oc.update_of(oc.LoadBalancer, old, new)
-        return self._statuses(upd.new.id, lambda c, s: rq.lb_update(c, s, upd))
+        return self._update(oc.LoadBalancer, old, new, rq.lb_update)
 
     def lb_delete(self, lb: Any, cascade: bool = False) -> list[Payload]:
         """``loadbalancer_delete``."""
-        obj = oc.LoadBalancer.from_dict(lb)
-        return self._statuses(obj.id, lambda c, s: rq.lb_delete(c, s, obj, cascade))
+        return self._one(oc.LoadBalancer, lb, lambda c, s, obj: rq.lb_delete(c, s, obj, cascade))
 
     def lb_failover(self, lb_id: str) -> list[Payload]:
         """``loadbalancer_failover``: always refused."""
@@ -107,62 +115,39 @@ class OvnLbDriver:
 
     def listener_create(self, listener: Any) -> list[Payload]:
         """``listener_create``."""
-        obj = oc.Listener.from_dict(listener)
-        return self._statuses(
-            self._lb(obj.loadbalancer_id), lambda c, s: rq.listener_create(c, s, obj)
-        )
+        return self._one(oc.Listener, listener, rq.listener_create)
 
     def listener_update(self, old: Any, new: Any) -> list[Payload]:
         """``listener_update``."""
-        upd = oc.update_of(oc.Listener, old, new)
-        return self._statuses(
-            self._lb(upd.new.loadbalancer_id), lambda c, s: rq.listener_update(c, s, upd)
-        )
+        return self._update(oc.Listener, old, new, rq.listener_update)
 
     def listener_delete(self, listener: Any) -> list[Payload]:
         """``listener_delete``."""
-        obj = oc.Listener.from_dict(listener)
-        return self._statuses(
-            self._lb(obj.loadbalancer_id), lambda c, s: rq.listener_delete(c, s, obj)
-        )
+        return self._one(oc.Listener, listener, rq.listener_delete)
 
     def pool_create(self, pool: Any) -> list[Payload]:
         """``pool_create``."""
-        obj = oc.Pool.from_dict(pool)
-        return self._statuses(self._lb(obj.loadbalancer_id), lambda c, s: rq.pool_create(c, s, obj))
+        return self._one(oc.Pool, pool, rq.pool_create)
 
     def pool_update(self, old: Any, new: Any) -> list[Payload]:
         """``pool_update``."""
-        upd = oc.update_of(oc.Pool, old, new)
-        return self._statuses(
-            self._lb(upd.new.loadbalancer_id), lambda c, s: rq.pool_update(c, s, upd)
-        )
+        return self._update(oc.Pool, old, new, rq.pool_update)
 
     def pool_delete(self, pool: Any) -> list[Payload]:
         """``pool_delete`` (its health monitor and members first)."""
-        obj = oc.Pool.from_dict(pool)
-        return self._statuses(self._lb(obj.loadbalancer_id), lambda c, s: rq.pool_delete(c, s, obj))
+        return self._one(oc.Pool, pool, rq.pool_delete)
 
     def member_create(self, member: Any) -> list[Payload]:
         """``member_create``."""
-        obj = oc.Member.from_dict(member)
-        return self._statuses(
-            self._lb_of_pool(obj.pool_id), lambda c, s: rq.member_create(c, s, obj)
-        )
+        return self._one(oc.Member, member, rq.member_create)
 
     def member_update(self, old: Any, new: Any) -> list[Payload]:
         """``member_update``."""
-        upd = oc.update_of(oc.Member, old, new)
-        return self._statuses(
-            self._lb_of_pool(upd.new.pool_id), lambda c, s: rq.member_update(c, s, upd)
-        )
+        return self._update(oc.Member, old, new, rq.member_update)
 
     def member_delete(self, member: Any) -> list[Payload]:
         """``member_delete``."""
-        obj = oc.Member.from_dict(member)
-        return self._statuses(
-            self._lb_of_pool(obj.pool_id), lambda c, s: rq.member_delete(c, s, obj)
-        )
+        return self._one(oc.Member, member, rq.member_delete)
 
     def member_batch_update(self, pool_id: str, members: Sequence[Any]) -> list[Payload]:
         """``member_batch_update``: one transaction for the whole batch."""
@@ -173,20 +158,15 @@ class OvnLbDriver:
 
     def hm_create(self, hm: Any) -> list[Payload]:
         """``health_monitor_create``."""
-        obj = oc.HealthMonitor.from_dict(hm)
-        return self._statuses(self._lb_of_pool(obj.pool_id), lambda c, s: rq.hm_create(c, s, obj))
+        return self._one(oc.HealthMonitor, hm, rq.hm_create)
 
     def hm_update(self, old: Any, new: Any) -> list[Payload]:
         """``health_monitor_update``."""
-        upd = oc.update_of(oc.HealthMonitor, old, new)
-        return self._statuses(
-            self._lb_of_pool(upd.new.pool_id), lambda c, s: rq.hm_update(c, s, upd)
-        )
+        return self._update(oc.HealthMonitor, old, new, rq.hm_update)
 
     def hm_delete(self, hm: Any) -> list[Payload]:
         """``health_monitor_delete``."""
-        obj = oc.HealthMonitor.from_dict(hm)
-        return self._statuses(self._lb_of_pool(obj.pool_id), lambda c, s: rq.hm_delete(c, s, obj))
+        return self._one(oc.HealthMonitor, hm, rq.hm_delete)
 
     def fip_associate(
         self, lb_id: str | None, fip: str, vip_kind: str | None, port_id: str, fixed_ip: str | None
@@ -226,13 +206,38 @@ class OvnLbDriver:
 
     # -- helpers --------------------------------------------------------------------------
 
+    def _one(
+        self, cls: type[Obj], data: Any, request: Callable[[rq.Context, State, Obj], rq.Outcome]
+    ) -> list[Payload]:
+        """The shape of every create and delete: validate, find the LB, run ``request``."""
+        obj = cls.from_dict(data)
+        return self._statuses(self._lb_of(obj), lambda c, s: request(c, s, obj))
+
+    def _update(
+        self,
+        cls: type[Obj],
+        old: Any,
+        new: Any,
+        request: Callable[[rq.Context, State, oc.Update[Obj]], rq.Outcome],
+    ) -> list[Payload]:
+        """The shape of every update: validate the pair, find the LB, run ``request``."""
+        upd: oc.Update[Obj] = oc.update_of(cls, old, new)
+        return self._statuses(self._lb_of(upd.new), lambda c, s: request(c, s, upd))
+
     def _statuses(self, lb_id: str, fn: RequestFn) -> list[Payload]:
         return list(self.run(lb_id, fn).statuses)
 
-    def _lb(self, lb_id: str | None) -> str:
-        if lb_id is None:
-            raise NotFoundError("loadbalancer", "?", "request names no load balancer")
-        return lb_id
+    def _lb_of(
+        self, obj: oc.LoadBalancer | oc.Listener | oc.Pool | oc.Member | oc.HealthMonitor
+    ) -> str:
+        """The load balancer a request object belongs to."""
+        if isinstance(obj, oc.LoadBalancer):
+            return obj.id
+        if isinstance(obj, oc.Listener | oc.Pool):
+            if obj.loadbalancer_id is None:
+                raise NotFoundError("loadbalancer", "?", "request names no load balancer")
+            return obj.loadbalancer_id
+        return self._lb_of_pool(obj.pool_id)
 
     def _port_ips(self, port_id: str, fixed_ip: str | None) -> list[str]:
         ips = [fixed_ip] if fixed_ip else []
@@ -269,17 +274,30 @@ def handle(driver: OvnLbDriver, request: Mapping[str, Any]) -> list[Payload]:
         return driver.member_health(request["events"])
     if op == "lb_failover":
         return driver.lb_failover(request["loadbalancer_id"])
-    kind, _, action = op.rpartition("_")
-    singular = {
-        "lb": "loadbalancer",
-        "listener": "listener",
-        "pool": "pool",
-        "member": "member",
-        "hm": "healthmonitor",
-    }
-    method = getattr(driver, op, None)
-    if method is None or kind not in singular:
-        raise OvnlbError(f"unknown request {op!r}")
-    if action == "update":
-        return list(method(request["old"], request["new"]))
-    return list(method(request[singular[kind]]))
+    if op in _UPDATES:
+        return list(_UPDATES[op](driver, request["old"], request["new"]))
+    if op in _SINGLE:
+        key, method = _SINGLE[op]
+        return list(method(driver, request[key]))
+    raise OvnlbError(f"unknown request {op!r}")
+
+
+#: ``{"op": ...}`` of a one-object request -> (the request's key for the object, the method).
+_SINGLE: dict[str, tuple[str, Callable[[OvnLbDriver, Any], list[Payload]]]] = {
+    "listener_create": ("listener", OvnLbDriver.listener_create),
+    "listener_delete": ("listener", OvnLbDriver.listener_delete),
+    "pool_create": ("pool", OvnLbDriver.pool_create),
+    "pool_delete": ("pool", OvnLbDriver.pool_delete),
+    "member_create": ("member", OvnLbDriver.member_create),
+    "member_delete": ("member", OvnLbDriver.member_delete),
+    "hm_create": ("healthmonitor", OvnLbDriver.hm_create),
+    "hm_delete": ("healthmonitor", OvnLbDriver.hm_delete),
+}
+#: ``{"op": ..., "old": ..., "new": ...}`` -> the method.
+_UPDATES: dict[str, Callable[[OvnLbDriver, Any, Any], list[Payload]]] = {
+    "lb_update": OvnLbDriver.lb_update,
+    "listener_update": OvnLbDriver.listener_update,
+    "pool_update": OvnLbDriver.pool_update,
+    "member_update": OvnLbDriver.member_update,
+    "hm_update": OvnLbDriver.hm_update,
+}

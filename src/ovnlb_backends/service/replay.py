@@ -22,6 +22,17 @@ from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.topology import subnets_from_neutron
 
+__all__ = [
+    "FORMAT",
+    "ROUTER_INTERFACE_OPS",
+    "canon_status",
+    "compare",
+    "is_event",
+    "load",
+    "replay",
+    "router_interface",
+]
+
 FORMAT = "ovnlb-conformance/1"
 
 

@@ -45,6 +45,10 @@ class OctaviaSource(Protocol):
         """Where the view comes from, for messages."""
         ...
 
+    def warnings(self) -> list[str]:
+        """Harmless oddities of the view (objects that belong to nothing, ...)."""
+        ...
+
 
 class _DocumentSource:
     """A source whose view is one API document, converted on first use."""
