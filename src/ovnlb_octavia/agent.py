@@ -25,11 +25,11 @@ from typing import Any
 from ovnlb_backends.base import BackendError
 from ovnlb_backends.service.watch import Watcher
 from ovnlb_core import events as ev
+from ovnlb_core.formats import mapping_key, parse_mapping_value
 from ovnlb_core.nb import NbReader
 from ovnlb_core.parse import parse
 from ovnlb_core.rows import lb_names, lb_rowset
 from ovnlb_core.status import Payload
-from ovnlb_core.translate import bracket
 
 __all__ = [
     "AgentWatcher",
@@ -80,10 +80,10 @@ def vanished_monitor_events(
             for _pool, m in row.all_members():
                 if statuses.get(m.id) not in _MONITORED:
                     continue
-                mapping = row.ip_port_mappings.get(bracket(m.address))
+                mapping = row.ip_port_mappings.get(mapping_key(m.address))
                 if not mapping:
                     continue
-                lsp, _, src = mapping.partition(":")
+                lsp, src = parse_mapping_value(mapping)
                 if (m.address, m.port, row.protocol, lsp) in present:
                     continue
                 out.append(
@@ -94,7 +94,7 @@ def vanished_monitor_events(
                             "port": m.port,
                             "protocol": row.protocol,
                             "logical_port": lsp,
-                            "src_ip": src.strip("[]"),
+                            "src_ip": src,
                             "status": None,
                         },
                     }

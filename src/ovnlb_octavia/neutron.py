@@ -25,6 +25,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from ovnlb_core.formats import parse_mapping_value
 from ovnlb_core.nb import NbReader
 from ovnlb_core.topology import Subnet
 
@@ -384,8 +385,7 @@ def mapped_ips(reader: NbReader) -> set[str]:
     used: set[str] = set()
     for _u, lb in reader.rows("Load_Balancer").items():
         for value in (lb.get("ip_port_mappings") or {}).values():
-            _lsp, _, src = str(value).partition(":")
-            used.add(src.strip("[]"))
+            used.add(parse_mapping_value(str(value))[1])
     return used
 
 

@@ -15,6 +15,14 @@ from typing import Any
 
 from ovnlb_backends.base import Backend
 from ovnlb_core import octavia as oc
+from ovnlb_core.formats import (
+    HC_POOL,
+    KEY_ADD_VIP_FIPS,
+    KEY_VIP,
+    KEY_VIP_FIP,
+    KEY_VIP_PORT,
+    parse_hc_pool,
+)
 from ovnlb_core.model import LoadBalancerState
 from ovnlb_core.parse import parse
 from ovnlb_core.rows import lb_rowset
@@ -39,8 +47,8 @@ class Ports:
         port_id = vip = None
         for _u, row in backend.reader().by_name("Load_Balancer", lb_id):
             ext = row.get("external_ids", {})
-            port_id = port_id or ext.get("neutron:vip_port_id")
-            vip = vip or ext.get("neutron:vip")
+            port_id = port_id or ext.get(KEY_VIP_PORT)
+            vip = vip or ext.get(KEY_VIP)
         if not port_id:
             return None
         port = rt.network.get_port(port_id)
@@ -102,7 +110,7 @@ class Ports:
         """True when a health check of the LB names the pool (``octavia:pool_id``, maybe ``:D``)."""
         state = self._state(backend, lb_id)
         return state is not None and any(
-            hc.external_ids.get("octavia:pool_id", "").removesuffix(":D") == pool_id
+            parse_hc_pool(hc.external_ids.get(HC_POOL, "")) == pool_id
             for row in state.rows
             for hc in row.health_checks
         )
@@ -144,7 +152,7 @@ class Ports:
         """Neutron ids of the members' floating IPs, when the LB has a VIP floating IP."""
         reader = backend.reader()
         has_vip_fip = any(
-            ext.get("neutron:vip_fip") or ext.get("neutron:additional_vip_fip")
+            ext.get(KEY_VIP_FIP) or ext.get(KEY_ADD_VIP_FIPS)
             for _u, r in reader.by_name("Load_Balancer", lb_id)
             for ext in [r.get("external_ids", {})]
         )

@@ -422,7 +422,10 @@ def test_member_batch_update_of_100(cloud: Cloud) -> None:
     assert c.octavia.reports[-1]["pools"][0]["provisioning_status"] == "ACTIVE"
 
 
-def test_member_delete_touches_its_floating_ip_when_the_vip_has_one(cloud: Cloud) -> None:
+# Spec 6.4: the member FIP update runs when the row has neutron:vip_fip or
+# neutron:additional_vip_fips (the provider once read a misspelt "additional_vip_fip").
+@pytest.mark.parametrize("key", ["neutron:vip_fip", "neutron:additional_vip_fips"])
+def test_member_delete_touches_its_floating_ip_when_the_vip_has_one(cloud: Cloud, key: str) -> None:
     c = cloud
     _walk_to_member(c)
     vip_port = c.lb_rows(LB)[0]["external_ids"]["neutron:vip_port_id"]
@@ -433,7 +436,7 @@ def test_member_delete_touches_its_floating_ip_when_the_vip_has_one(cloud: Cloud
         "set",
         "Load_Balancer",
         c.lb_rows(LB)[0]["_uuid"],
-        'external_ids:"neutron:vip_fip"="192.0.2.10"',
+        f'external_ids:"{key}"="192.0.2.10"',
     )
     c.provider.member_delete(_member(c))
     c.idle()
