@@ -411,7 +411,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except metadata.PackageNotFoundError:
         facts.append(("ovs python package", "not installed"))
     try:
-        from ovnlb_backends.jsonparser import json_parser_info
+        from ovnlb_backends.idl.jsonparser import json_parser_info
 
         facts.append(("ovs json parser", json_parser_info()))
     except ImportError as exc:  # pragma: no cover - reported, not fatal
