@@ -16,7 +16,7 @@ from typing import Any
 from ovnlb_core.errors import TryAgain
 from ovnlb_core.plan import HealthCheckRow, LbRowSet, LoadBalancerRow, NatColumns
 
-__all__ = ["check_basis", "hc_columns", "lb_columns"]
+__all__ = ["bucket", "check_basis", "hc_columns", "lb_columns", "rekey"]
 
 
 def lb_columns(row: LoadBalancerRow) -> dict[str, Any]:
@@ -68,3 +68,30 @@ def check_basis(
         nnow = row("NAT", u)
         if nnow is None or NatColumns(u, nnow["logical_port"], nnow["external_mac"]) != nat:
             raise TryAgain(f"NAT row {u} changed since it was read")
+
+
+def bucket(index: dict[Any, set[Any]], key: Any, member: Any, add: bool) -> None:
+    """Add ``member`` to (or take it out of) ``index[key]``; an emptied bucket goes."""
+    if add:
+        index.setdefault(key, set()).add(member)
+        return
+    holders = index.get(key)
+    if holders is not None:
+        holders.discard(member)
+        if not holders:
+            del index[key]
+
+
+def rekey(
+    index: dict[Any, set[Any]], keys_of: dict[Any, set[Any]], member: Any, keys: set[Any]
+) -> None:
+    """Move ``member`` in ``index`` from its keys in ``keys_of`` to ``keys`` (and record them)."""
+    old = keys_of.get(member, set())
+    for key in old - keys:
+        bucket(index, key, member, add=False)
+    for key in keys - old:
+        bucket(index, key, member, add=True)
+    if keys:
+        keys_of[member] = keys
+    else:
+        keys_of.pop(member, None)

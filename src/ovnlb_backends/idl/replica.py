@@ -25,6 +25,7 @@ import ovs.poller
 import ovs.stream
 
 from ovnlb_backends.idl.datum import canonical, scalar_of
+from ovnlb_backends.rowops import bucket, rekey
 from ovnlb_core.nb import SCHEMA, Row
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS, port_keys
 
@@ -114,15 +115,7 @@ class IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
     def _index(self, table: str, u: uuidlib.UUID, data: Mapping[str, Any], add: bool) -> None:
         if table in self.names and "name" in data:
             name = scalar_of(data["name"]) or ""
-            bucket = self.names[table]
-            if add:
-                bucket.setdefault(name, set()).add(u)
-            else:
-                holders = bucket.get(name)
-                if holders is not None:
-                    holders.discard(u)
-                    if not holders:
-                        del bucket[name]
+            bucket(self.names[table], name, u, add)
         if table == "Load_Balancer":
             self._index_lb(u, data, add)
         elif table == "Logical_Switch_Port":
@@ -133,42 +126,23 @@ class IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
             for ext_key in ext_keys:
                 atom = values.get(ovs.db.data.Atom.new(ext_key))
                 if atom is not None:
-                    self._bucket(self.ext_ids[(table, ext_key)], atom.value, u, add)
+                    bucket(self.ext_ids[(table, ext_key)], atom.value, u, add)
         for column in SCHEMA[table]:
             key = (table, column)
             if key not in self.refs or column not in data:
                 continue
             index = self.refs[key]
             for atom in data[column].values:
-                target = atom.value
-                if add:
-                    index.setdefault(target, set()).add(u)
-                else:
-                    holders = index.get(target)
-                    if holders is not None:
-                        holders.discard(u)
-                        if not holders:
-                            del index[target]
-
-    @staticmethod
-    def _bucket(index: dict[Any, set[uuidlib.UUID]], key: Any, u: uuidlib.UUID, add: bool) -> None:
-        if add:
-            index.setdefault(key, set()).add(u)
-            return
-        holders = index.get(key)
-        if holders is not None:
-            holders.discard(u)
-            if not holders:
-                del index[key]
+                bucket(index, atom.value, u, add)
 
     def _index_lb(self, u: uuidlib.UUID, data: Mapping[str, Any], add: bool) -> None:
         if "external_ids" in data:
             for k in data["external_ids"].values:
                 if k.value.startswith("pool_"):
-                    self._bucket(self.lb_pool_keys, k.value, u, add)
+                    bucket(self.lb_pool_keys, k.value, u, add)
         if "ip_port_mappings" in data:
             for k, v in data["ip_port_mappings"].values.items():
-                self._bucket(self.lb_mappings, (k.value, v.value), u, add)
+                bucket(self.lb_mappings, (k.value, v.value), u, add)
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         for listener in self.listeners:
@@ -220,23 +194,15 @@ class IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
                 }
                 for ls in holders.get(u, ()):
                     keys |= port_keys(str(ls), small)
-            old = self.port_keys.get(u, set())
-            for key in old - keys:
-                self._bucket(self.ports, key, u, add=False)
-            for key in keys - old:
-                self._bucket(self.ports, key, u, add=True)
-            if keys:
-                self.port_keys[u] = keys
-            else:
-                self.port_keys.pop(u, None)
+            rekey(self.ports, self.port_keys, u, keys)
         self.dirty_ports.clear()
 
     def ensure_fresh(self) -> None:
         """Rebuild indexes and drop cached rows after a (re)connection."""
         if not self.stale:
             return
-        for bucket in self.names.values():
-            bucket.clear()
+        for named in self.names.values():
+            named.clear()
         for index in self.refs.values():
             index.clear()
         self.lb_pool_keys.clear()
