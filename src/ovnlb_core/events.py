@@ -164,11 +164,7 @@ def _holder_lbs(reader: NbReader, table: str, name: str) -> list[str]:
 
 
 def _referrers(reader: NbReader, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
-    fn: Any = getattr(reader, "referrers", None)
-    if fn is not None:
-        found: list[tuple[str, Row]] = fn(table, column, uuid)
-        return found
-    return [(u, r) for u, r in reader.rows(table).items() if uuid in r.get(column, ())]
+    return reader.referrers(table, column, uuid)
 
 
 def _in_cidrs(address: str, cidrs: Iterable[str]) -> bool:
