@@ -30,6 +30,20 @@ if TYPE_CHECKING:
     from ovnlb_backends.memory.store import MemoryStore
 
 
+_RefDeltas = dict[RefKey, dict[str, set[str]]]
+
+
+def _stage_ref(
+    undo: _RefDeltas, record: _RefDeltas, key: RefKey, target: str, referrer: str
+) -> None:
+    """Stage a reference change: cancel the opposite staged change, else record it."""
+    staged = undo.get(key, {}).get(target)
+    if staged is not None and referrer in staged:
+        staged.discard(referrer)
+    else:
+        record.setdefault(key, {}).setdefault(target, set()).add(referrer)
+
+
 class Txn:
     """Changes staged over the committed state; nothing is visible before :meth:`publish`.
 
@@ -94,18 +108,10 @@ class Txn:
         self.rows[(table, uuid)] = new
 
     def _ref(self, key: RefKey, target: str, referrer: str) -> None:
-        removed = self.ref_del.get(key, {}).get(target)
-        if removed is not None and referrer in removed:
-            removed.discard(referrer)
-        else:
-            self.ref_add.setdefault(key, {}).setdefault(target, set()).add(referrer)
+        _stage_ref(self.ref_del, self.ref_add, key, target, referrer)
 
     def _unref(self, key: RefKey, target: str, referrer: str) -> None:
-        added = self.ref_add.get(key, {}).get(target)
-        if added is not None and referrer in added:
-            added.discard(referrer)
-        else:
-            self.ref_del.setdefault(key, {}).setdefault(target, set()).add(referrer)
+        _stage_ref(self.ref_add, self.ref_del, key, target, referrer)
 
     def referrers(self, key: RefKey, target: str) -> set[str]:
         out = set(self.db.refs[key].get(target, ()))
