@@ -14,14 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import ovs.db.data
-import ovs.db.error
 import ovs.db.idl
-import ovs.db.schema
-import ovs.db.types
-import ovs.json
-import ovs.jsonrpc
-import ovs.ovsuuid
 import ovs.poller
 import ovs.stream
 

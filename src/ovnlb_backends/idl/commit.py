@@ -18,13 +18,7 @@ from typing import Any
 import ovs.db.data
 import ovs.db.error
 import ovs.db.idl
-import ovs.db.schema
-import ovs.db.types
-import ovs.json
-import ovs.jsonrpc
 import ovs.ovsuuid
-import ovs.poller
-import ovs.stream
 
 from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.idl.datum import to_python

@@ -14,15 +14,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 import ovs.db.data
-import ovs.db.error
 import ovs.db.idl
 import ovs.db.schema
 import ovs.db.types
-import ovs.json
-import ovs.jsonrpc
-import ovs.ovsuuid
-import ovs.poller
-import ovs.stream
 
 from ovnlb_backends.idl.datum import canonical, scalar_of
 from ovnlb_backends.rowops import bucket, rekey
