@@ -26,10 +26,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ovn_or_skip, start_sandbox
-from ovnlb_backends import jsonparser
 from ovnlb_backends.base import BackendError, TryAgain
-from ovnlb_backends.idl import IdlBackend
-from ovnlb_backends.jsonparser import StdlibJsonParser, install_json_parser, json_parser_info
+from ovnlb_backends.idl import IdlBackend, jsonparser
+from ovnlb_backends.idl.jsonparser import StdlibJsonParser, install_json_parser, json_parser_info
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
 from ovnlb_backends.service.replay import compare, load, replay

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ovnlb_backends import jsonparser
+from ovnlb_backends.idl import jsonparser
 
 
 def test_importing_the_backends_changes_no_parser() -> None:
@@ -46,7 +46,8 @@ def test_ensure_keeps_an_explicit_choice(
 
 def test_bad_environment_falls_back_to_auto(monkeypatch: pytest.MonkeyPatch) -> None:
     code = (
-        "from ovnlb_backends import jsonparser\nprint(jsonparser.ensure_json_parser().split()[0])\n"
+        "from ovnlb_backends.idl import jsonparser\n"
+        "print(jsonparser.ensure_json_parser().split()[0])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

@@ -757,15 +757,15 @@ def test_commit_does_not_copy_a_table_a_reader_did_not_hand_out() -> None:
     reader = backend.reader()
     before = dict(reader.rows("NAT"))  # handed out: copied on write
     assert reader.by_name("Load_Balancer", "lb1")
-    lbs, nats = backend._tables["Load_Balancer"], backend._tables["NAT"]
+    lbs, nats = backend.tables["Load_Balancer"], backend.tables["NAT"]
     backend.commit(
         Plan(
             lb_updates=(LbUpdate(LB1, external_ids=MapDelta({"k": "v"})),),
             nat_updates=(NatUpdate(NAT_UUID, clear_logical_port=True),),
         )
     )
-    assert backend._tables["Load_Balancer"] is lbs
-    assert backend._tables["NAT"] is not nats
+    assert backend.tables["Load_Balancer"] is lbs
+    assert backend.tables["NAT"] is not nats
     assert "k" not in reader.rows("Load_Balancer")[LB1]["external_ids"]
     assert "k" not in one(reader, "Load_Balancer", "lb1")["external_ids"]
     assert dict(reader.rows("NAT")) == before

@@ -27,7 +27,7 @@ from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.nbctl import NbctlBackend, quote_string
-from ovnlb_backends.sandbox import OvnSandbox, SandboxUnavailable, _pid_alive
+from ovnlb_backends.sandbox import OvnSandbox, SandboxUnavailable, pid_alive
 from ovnlb_core.nb import SCHEMA
 from ovnlb_core.plan import (
     Attachment,
@@ -431,7 +431,7 @@ def test_daemon_mode(nb_server: OvnSandbox, monkeypatch: pytest.MonkeyPatch) -> 
     be = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=True)
     try:
         pid, socket = be.daemon_pid, be.daemon_socket
-        assert pid is not None and _pid_alive(pid) and socket and os.path.exists(socket)
+        assert pid is not None and pid_alive(pid) and socket and os.path.exists(socket)
         # Commands go through the daemon: the remote is not used any more.
         be.remote = "unix:/nonexistent/nb.sock"
         records = nb_server.nb_log_records()
@@ -446,7 +446,7 @@ def test_daemon_mode(nb_server: OvnSandbox, monkeypatch: pytest.MonkeyPatch) -> 
         assert other.daemon_socket == socket and other.daemon_pid is None
         assert lb_rowset(other.reader(), 'd"aemon') == desired
         other.close()  # not its daemon: still running
-        assert _pid_alive(pid)
+        assert pid_alive(pid)
         # ... and ignored with daemon=False.
         monkeypatch.setenv("OVN_NB_DAEMON", "/nonexistent/nbctl.ctl")
         direct = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=False)
@@ -455,7 +455,7 @@ def test_daemon_mode(nb_server: OvnSandbox, monkeypatch: pytest.MonkeyPatch) -> 
             NbctlBackend(nb_server.nb_remote, timeout=10).reader().by_name("Load_Balancer", "x")
     finally:
         be.close()
-    assert not _pid_alive(pid)
+    assert not pid_alive(pid)
     assert not os.path.exists(socket) and not os.path.exists(os.path.dirname(socket))
     be.close()  # idempotent
 
@@ -479,7 +479,7 @@ def test_daemon_that_cannot_connect_is_stopped(monkeypatch: pytest.MonkeyPatch) 
         leftovers = [
             p.name
             for p in Path("/proc").iterdir()
-            if p.name.isdigit() and _pid_alive(int(p.name)) and str(tmp) in _cmdline(p)
+            if p.name.isdigit() and pid_alive(int(p.name)) and str(tmp) in _cmdline(p)
         ]
         assert leftovers == []
     finally:
@@ -690,13 +690,13 @@ def test_private_daemon_of_a_direct_backend_is_started_lazily_and_stopped_by_clo
     desired = LbRowSet(lbs={LB: lb_row(external_ids={"enabled": "True", "big": value})})
     commit_desired(backend, LB_NAME, desired)
     pid = backend.daemon_pid
-    assert pid is not None and _pid_alive(pid)
+    assert pid is not None and pid_alive(pid)
     assert idl_rows(idl, LB_NAME, desired) == desired
     [daemon_dir] = [
         p for p in Path(tempfile.gettempdir()).glob("ovnlb-nbctl-*") if str(pid) in _pidfile(p)
     ]
     backend.close()
-    assert not _pid_alive(pid) and not daemon_dir.exists() and backend.daemon_pid is None
+    assert not pid_alive(pid) and not daemon_dir.exists() and backend.daemon_pid is None
     backend.close()  # idempotent
     # Still usable: small invocations run directly, a big one starts a new daemon.
     assert lb_rowset(backend.reader(), LB_NAME) == desired
@@ -805,9 +805,9 @@ def test_unixctl_request_shape_reply_parsing_and_timeout(
         monkeypatch.setenv("OVN_NB_DAEMON", "fake.ctl")
         be = NbctlBackend("unix:/nonexistent", timeout=0.5)
         cmds = [["--id=x", "create", "Load_Balancer", 'name="a b"'], ["list", "NAT"]]
-        assert be._run(cmds, json_output=True) == text
+        assert be.run(cmds, json_output=True) == text
         with pytest.raises(BackendError, match=r"gave no answer within 0\.5 s"):
-            be._run([["list", "NAT"]])
+            be.run([["list", "NAT"]])
         assert be.invocation_count() == 2
     finally:
         thread.join(5)

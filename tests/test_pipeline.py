@@ -101,6 +101,12 @@ class InterleavedWriter:
     def transaction_count(self) -> int:
         return self.inner.transaction_count()
 
+    def connected(self) -> bool:
+        return self.inner.connected()
+
+    def schema_version(self) -> str | None:
+        return self.inner.schema_version()
+
     def close(self) -> None:
         self.inner.close()
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from conftest import start_sandbox
-from ovnlb_backends import nbctl
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.nbctl import NbctlBackend
+from ovnlb_backends.nbctl import reader as nbctl_reader
 from ovnlb_backends.sandbox import OvnSandbox
 from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_backends.service.replay import load
@@ -258,7 +258,7 @@ def test_indexes_follow_port_changes(
 ) -> None:
     if kind.startswith("nbctl, "):
         # The other way nbctl finds a switch's router ports: through its port set.
-        monkeypatch.setattr(nbctl, "_MAX_CHECKS", 0)
+        monkeypatch.setattr(nbctl_reader, "MAX_CHECKS", 0)
         kind = "nbctl"
     server = None if kind == "memory" else start_sandbox(tmp_path / "ovn")
     backend = _open(kind, server)

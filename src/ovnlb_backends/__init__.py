@@ -5,7 +5,7 @@ What it holds:
 * backends (read rows, apply a :class:`~ovnlb_core.plan.Plan` as one OVSDB
   transaction, :class:`Backend` protocol in ``base``): ``memory`` (an
   in-memory fake with OVSDB semantics), ``idl`` (the ``ovs`` Python IDL, its
-  fast JSON path in ``jsonparser``, installed when a connection is opened),
+  fast JSON path in ``idl.jsonparser``, installed when a connection is opened),
   ``nbctl`` (one ``ovn-nbctl`` invocation per plan), and ``sandbox``
   (private ``ovsdb-server``/``ovn-northd`` for tests and the demo);
 * :mod:`ovnlb_backends.service`, the service layer: ``driver`` (one Octavia
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ovnlb_backends.base import Backend, BackendError, TryAgain
     from ovnlb_backends.idl import IdlBackend, IdlReader
-    from ovnlb_backends.jsonparser import install_json_parser, json_parser_info
+    from ovnlb_backends.idl.jsonparser import install_json_parser, json_parser_info
     from ovnlb_backends.memory import MemoryBackend, MemoryReader
     from ovnlb_backends.nbctl import NbctlBackend, NbctlReader
     from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
@@ -49,8 +49,8 @@ _EXPORTS: dict[str, str] = {
     "handle": "ovnlb_backends.service.driver",
     "IdlBackend": "ovnlb_backends.idl",
     "IdlReader": "ovnlb_backends.idl",
-    "install_json_parser": "ovnlb_backends.jsonparser",
-    "json_parser_info": "ovnlb_backends.jsonparser",
+    "install_json_parser": "ovnlb_backends.idl.jsonparser",
+    "json_parser_info": "ovnlb_backends.idl.jsonparser",
     "MemoryBackend": "ovnlb_backends.memory",
     "MemoryReader": "ovnlb_backends.memory",
     "NbctlBackend": "ovnlb_backends.nbctl",

@@ -22,7 +22,6 @@ from typing import Any, Protocol, TypeVar
 from ovnlb_core.errors import BackendError as BackendError
 from ovnlb_core.errors import RetriesExhausted as RetriesExhausted
 from ovnlb_core.errors import TryAgain as TryAgain
-from ovnlb_core.nb import Row
 from ovnlb_core.plan import LbRowSet, Plan
 from ovnlb_core.rawops import RawOp
 from ovnlb_core.topology import TopologyReader
@@ -31,10 +30,12 @@ from ovnlb_core.topology import TopologyReader
 class Reader(TopologyReader, Protocol):
     """What a backend's read view answers, every lookup through an index.
 
-    On top of :class:`~ovnlb_core.nb.NbReader` (``rows``, ``by_name``), the
-    lookups of :class:`~ovnlb_core.topology.TopologyReader` (``row``,
-    ``referrers``, ``switch_ports_of_type``, ``switch_ports_with_address``,
-    ``rows_with_external_id``) and the two below. Each backend keeps its
+    The lookups of :class:`~ovnlb_core.nb.NbReader` (``rows``, ``by_name``,
+    ``referrers``, ``load_balancers_with_external_id``,
+    ``load_balancers_with_mapping``) and of
+    :class:`~ovnlb_core.topology.TopologyReader` (``row``,
+    ``switch_ports_of_type``, ``switch_ports_with_address``,
+    ``rows_with_external_id``). Each backend keeps its
     indexes up to date as rows change (the memory backend in its commits,
     the IDL from its replica's change notifications) or, for ovn-nbctl,
     asks the server a targeted ``find``/``get``: the cost of an answer is
@@ -42,15 +43,6 @@ class Reader(TopologyReader, Protocol):
     NATs and load balancers it does not return. A request reads through
     these and never through ``rows(table)`` of a large table.
     """
-
-    def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
-        """``Load_Balancer`` rows whose external_ids has one of ``keys`` (by index for
-        ``pool_<id>`` keys), in table order."""
-        ...
-
-    def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
-        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value``, in table order."""
-        ...
 
 
 class Backend(Protocol):
@@ -76,6 +68,14 @@ class Backend(Protocol):
 
     def transaction_count(self) -> int:
         """How many write transactions this backend has sent (for tests and benchmarks)."""
+        ...
+
+    def connected(self) -> bool:
+        """True while NB is in reach (a backend that cannot tell says True)."""
+        ...
+
+    def schema_version(self) -> str | None:
+        """The NB schema version the server announced; None when this backend cannot tell."""
         ...
 
     def close(self) -> None:

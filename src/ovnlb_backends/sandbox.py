@@ -30,10 +30,24 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final
+from typing import Final, Self
 
 from ovnlb_core.errors import SandboxError as SandboxError
 from ovnlb_core.errors import SandboxUnavailable as SandboxUnavailable
+
+__all__ = [
+    "SCHEMA_DIRS",
+    "OvnNbCluster",
+    "OvnSandbox",
+    "SandboxError",
+    "SandboxUnavailable",
+    "StopOnExit",
+    "find_schema",
+    "free_tcp_port",
+    "missing_binaries",
+    "pid_alive",
+    "stop_process",
+]
 
 #: Where Debian (and a ``make install`` to /usr/local) put the OVN schemas.
 SCHEMA_DIRS: Final = ("/usr/share/ovn", "/usr/local/share/ovn")
@@ -62,7 +76,7 @@ def find_schema(name: str) -> Path:
     raise SandboxUnavailable(f"{name} not found in {', '.join([*dirs, *SCHEMA_DIRS])}")
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True while ``pid`` runs; a zombie counts as gone (no init reaps it in a container)."""
     try:
         os.kill(pid, 0)
@@ -75,6 +89,37 @@ def _pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return "\nState:\tZ" not in status
+
+
+def stop_process(pid: int, timeout: float = 5.0) -> None:
+    """SIGTERM ``pid``, wait up to ``timeout`` seconds for it to go, then SIGKILL it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+class StopOnExit:
+    """A context manager that calls ``stop()`` on exit."""
+
+    def stop(self) -> None:
+        """Release what the object holds; idempotent."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def free_tcp_port() -> int:
@@ -119,16 +164,8 @@ class _Daemon:
 
     def stop(self, timeout: float = 5.0) -> None:
         pid, self.pid = self.pid, None
-        if pid is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if _pid_alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        if pid is not None:
+            stop_process(pid, timeout)
 
     def kill(self) -> None:
         """SIGKILL (a crash, as a test of reconnects wants it); no clean shutdown."""
@@ -137,11 +174,11 @@ class _Daemon:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + 5
-            while _pid_alive(pid) and time.monotonic() < deadline:
+            while pid_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.01)
 
 
-class OvnSandbox:
+class OvnSandbox(StopOnExit):
     """A private NB (and optionally SB + ovn-northd) in ``directory``.
 
     ``nb_remote`` / ``sb_remote`` are ``unix:`` remotes; with ``tcp=True`` the
@@ -260,17 +297,6 @@ class OvnSandbox:
         self._nb.kill()
         self._nb.start(self._nb.argv)
 
-    def __enter__(self) -> OvnSandbox:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- helpers -----------------------------------------------------------
 
     @property
@@ -338,7 +364,7 @@ class OvnSandbox:
         return len(_RECORD_RE.findall(proc.stdout))
 
 
-class OvnNbCluster:
+class OvnNbCluster(StopOnExit):
     """A clustered (RAFT) NB database of ``size`` ``ovsdb-server`` processes in ``directory``.
 
     ``nb_remote`` is the comma-separated list of the members' unix sockets,
@@ -443,14 +469,3 @@ class OvnNbCluster:
             member.stop()
         if self._own_sockdir is not None:
             shutil.rmtree(self._own_sockdir, ignore_errors=True)
-
-    def __enter__(self) -> OvnNbCluster:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

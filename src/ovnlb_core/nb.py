@@ -15,7 +15,7 @@ Values use one canonical Python form whatever the backend:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, Protocol
 
 import attrs
@@ -184,6 +184,18 @@ class NbReader(Protocol):
         """Rows of ``table`` whose ``name`` column equals ``name`` (UUID, row)."""
         ...
 
+    def referrers(self, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose reference column ``column`` holds ``uuid`` (UUID, row)."""
+        ...
+
+    def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows whose external_ids has one of ``keys``, in table order."""
+        ...
+
+    def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value``, in table order."""
+        ...
+
 
 @attrs.define
 class NbSnapshot:
@@ -211,6 +223,26 @@ class NbSnapshot:
         uuids = self._name_index.get(table, {}).get(name, [])
         rows = self.tables[table] if uuids else {}
         return [(u, rows[u]) for u in uuids]
+
+    def referrers(self, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose reference column ``column`` holds ``uuid`` (a scan)."""
+        return [(u, r) for u, r in self.rows(table).items() if uuid in r.get(column, ())]
+
+    def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows whose external_ids has one of ``keys`` (a scan)."""
+        return [
+            (u, r)
+            for u, r in self.rows("Load_Balancer").items()
+            if any(k in r.get("external_ids", {}) for k in keys)
+        ]
+
+    def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value`` (a scan)."""
+        return [
+            (u, r)
+            for u, r in self.rows("Load_Balancer").items()
+            if r.get("ip_port_mappings", {}).get(key) == value
+        ]
 
 
 def full_row(table: str, row: Mapping[str, Any]) -> dict[str, Any]:

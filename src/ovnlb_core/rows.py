@@ -8,8 +8,7 @@ holding them) into an :class:`~ovnlb_core.plan.LbRowSet`, the input of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from ovnlb_core.nb import NbReader, Row
 from ovnlb_core.plan import HealthCheckRow, LbRowSet, LoadBalancerRow
@@ -52,15 +51,8 @@ def hc_row(uuid: str, row: Row) -> HealthCheckRow:
 
 def holders(reader: NbReader, table: str, lb_uuid: str) -> frozenset[str]:
     """Names of the switches or routers whose ``load_balancer`` holds the row."""
-    referrers: Any = getattr(reader, "referrers", None)
-    if referrers is not None:
-        return frozenset(
-            str(r.get("name", "")) for _u, r in referrers(table, "load_balancer", lb_uuid)
-        )
     return frozenset(
-        str(r.get("name", ""))
-        for r in reader.rows(table).values()
-        if lb_uuid in r.get("load_balancer", ())
+        str(r.get("name", "")) for _u, r in reader.referrers(table, "load_balancer", lb_uuid)
     )
 
 
@@ -98,31 +90,18 @@ def lb_names(reader: NbReader) -> Iterator[str]:
 def find_lb_of_pool(reader: NbReader, pool_id: str) -> str | None:
     """The load balancer whose rows hold ``pool_<id>`` (either admin form).
 
-    A reader with an index (``load_balancers_with_external_id``, the IDL's)
-    answers without looking at every row.
+    Through the reader's ``load_balancers_with_external_id`` (an index lookup
+    in the IDL and memory backends), the first such row in table order.
     """
     keys = (f"pool_{pool_id}", f"pool_{pool_id}:D")
-    finder: Any = getattr(reader, "load_balancers_with_external_id", None)
-    if finder is not None:
-        found: list[tuple[str, Row]] = finder(keys)
-        return str(found[0][1].get("name", "")) if found else None
-    for row in reader.rows("Load_Balancer").values():
-        ids = row.get("external_ids", {})
-        if keys[0] in ids or keys[1] in ids:
-            return str(row.get("name", ""))
-    return None
+    found = reader.load_balancers_with_external_id(keys)
+    return str(found[0][1].get("name", "")) if found else None
 
 
 def find_lbs_by_mapping(reader: NbReader, key: str, value: str, protocol: str) -> list[str]:
     """Load balancers with a row whose ``ip_port_mappings[key] == value`` on ``protocol``."""
     out: list[str] = []
-    finder: Any = getattr(reader, "load_balancers_with_mapping", None)
-    candidates: Iterable[Row] = (
-        reader.rows("Load_Balancer").values()
-        if finder is None
-        else (r for _u, r in finder(key, value))
-    )
-    for row in candidates:
+    for _u, row in reader.load_balancers_with_mapping(key, value):
         if row.get("protocol") == protocol and row.get("ip_port_mappings", {}).get(key) == value:
             name = str(row.get("name", ""))
             if name not in out:

@@ -10,7 +10,7 @@ subnets, without side effects.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -228,6 +228,14 @@ class ScannedReader:
                     index.setdefault(v, set()).add(u)
             self._ext[(table, key)] = index
         return _sorted_rows(self.nb.rows(table), index.get(value, ()))
+
+    def load_balancers_with_external_id(self, keys: Sequence[str]) -> RowList:
+        """``Load_Balancer`` rows whose external_ids has one of ``keys`` (the wrapped reader's)."""
+        return self.nb.load_balancers_with_external_id(keys)
+
+    def load_balancers_with_mapping(self, key: str, value: str) -> RowList:
+        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value`` (the wrapped reader's)."""
+        return self.nb.load_balancers_with_mapping(key, value)
 
 
 def port_keys(ls_uuid: str, lsp: Row) -> set[tuple[str, str, str]]:

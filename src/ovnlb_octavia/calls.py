@@ -62,6 +62,14 @@ class DryRun:
         """None sent."""
         return 0
 
+    def connected(self) -> bool:
+        """The real backend's."""
+        return self.inner.connected()
+
+    def schema_version(self) -> str | None:
+        """The real backend's."""
+        return self.inner.schema_version()
+
     def close(self) -> None:
         """The real backend stays open."""
 

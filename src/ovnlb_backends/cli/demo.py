@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
 from ovnlb_backends.base import Backend
-from ovnlb_backends.nbctl_format import render_row
+from ovnlb_backends.nbctl.format import render_row
 from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core.nb import NbReader
 from ovnlb_core.rawops import RawOp

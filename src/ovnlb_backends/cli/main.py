@@ -417,12 +417,9 @@ def _tool_version(prog: str) -> str:
     return first[0] if first else "unknown"
 
 
-def _schema_version(backend: Any) -> str:
+def _schema_version(backend: Backend) -> str:
     """The NB schema version the server announced (IDL backend), else ``-``."""
-    # The ovs IDL keeps the server's schema (ovs.db.schema.DbSchema) as _db.
-    db = getattr(getattr(backend, "_idl", None), "_db", None)
-    version = getattr(db, "version", None)
-    return str(version) if version else "- (known to the idl backend only)"
+    return backend.schema_version() or "- (known to the idl backend only)"
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -444,7 +441,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except metadata.PackageNotFoundError:
         facts.append(("ovs python package", "not installed"))
     try:
-        from ovnlb_backends.jsonparser import json_parser_info
+        from ovnlb_backends.idl.jsonparser import json_parser_info
 
         facts.append(("ovs json parser", json_parser_info()))
     except ImportError as exc:  # pragma: no cover - reported, not fatal

@@ -111,14 +111,13 @@ class _NbWatch:
     """How long the NB database has been out of reach (backends that can tell)."""
 
     def __init__(self, backend: Backend, give_up_after: float | None) -> None:
-        probe = getattr(backend, "connected", None)
-        self.probe: Callable[[], bool] | None = probe if callable(probe) else None
+        self.probe = backend.connected
         self.give_up_after = give_up_after
         self.lost_since: float | None = None
 
     def lost_for(self) -> float:
         """Seconds since the connection was found down (0 while it is up)."""
-        if self.probe is None or self.probe():
+        if self.probe():
             self.lost_since = None
             return 0.0
         now = time.monotonic()

@@ -43,7 +43,7 @@ import ovs.poller
 import ovs.stream
 
 from ovnlb_backends.base import BackendError
-from ovnlb_backends.idl import IdlBackend, _fetch_schema, _split_remotes
+from ovnlb_backends.idl import IdlBackend, fetch_schema, split_remotes
 from ovnlb_backends.service.actions import apply_action
 from ovnlb_core import events as ev
 from ovnlb_core.errors import OvnlbError
@@ -182,7 +182,7 @@ class Watcher:
             self._nb = self.backend
             self._nb.add_listener(self._nb_notify)
             self._nb.set_lock(lock_name)
-            schema = _fetch_schema(_split_remotes(sb_remote), time.monotonic() + timeout, SB_DB)
+            schema = fetch_schema(split_remotes(sb_remote), time.monotonic() + timeout, SB_DB)
             helper = ovs.db.idl.SchemaHelper(schema_json=schema)
             helper.register_columns("Service_Monitor", list(SM_COLUMNS))
             self._sb = _SbIdl(sb_remote, helper)

@@ -6,16 +6,14 @@ holds, whether a NAT change matters to floating IPs).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from ovnlb_core.events.model import RowChange
-from ovnlb_core.nb import NbReader, Row
+from ovnlb_core.nb import NbReader
 
 __all__ = [
     "FIP_PORT_KEY",
     "holder_lbs",
     "nat_relevant",
-    "referrers",
 ]
 
 
@@ -40,15 +38,6 @@ def holder_lbs(reader: NbReader, table: str, name: str) -> list[str]:
     for _u, row in reader.by_name(table, name):
         uuids += list(row.get("load_balancer", ()))
     return _lb_names_of(reader, uuids)
-
-
-def referrers(reader: NbReader, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
-    """``(uuid, row)`` of the ``table`` rows whose ``column`` holds ``uuid``."""
-    fn: Any = getattr(reader, "referrers", None)
-    if fn is not None:
-        found: list[tuple[str, Row]] = fn(table, column, uuid)
-        return found
-    return [(u, r) for u, r in reader.rows(table).items() if uuid in r.get(column, ())]
 
 
 def nat_relevant(change: RowChange) -> bool:

@@ -5,7 +5,7 @@ centralising the FIPs of a load balancer's members lives here.
 from __future__ import annotations
 
 from ovnlb_core import requests as rq
-from ovnlb_core.events.lookup import FIP_PORT_KEY, holder_lbs, nat_relevant, referrers
+from ovnlb_core.events.lookup import FIP_PORT_KEY, holder_lbs, nat_relevant
 from ovnlb_core.events.model import LbAction, RowChange
 from ovnlb_core.model import LoadBalancerState, ProtocolRow
 from ovnlb_core.nb import NbReader
@@ -86,7 +86,7 @@ def member_fip_actions(reader: NbReader, change: RowChange) -> list[LbAction]:
         return []
     out: list[LbAction] = []
     for u, _lsp in reader.by_name("Logical_Switch_Port", str(port)):
-        for _su, ls in referrers(reader, "Logical_Switch", "ports", u):
+        for _su, ls in reader.referrers("Logical_Switch", "ports", u):
             for name in holder_lbs(reader, "Logical_Switch", str(ls.get("name", ""))):
                 if not any(a.lb_id == name for a in out):
                     out.append(LbAction(name, "member_fip", centralise_member_fips))

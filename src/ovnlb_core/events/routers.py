@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from ovnlb_core import requests as rq
-from ovnlb_core.events.lookup import holder_lbs, referrers
+from ovnlb_core.events.lookup import holder_lbs
 from ovnlb_core.events.model import LbAction, RowChange, rows_fn
 from ovnlb_core.formats import vip_version
 from ovnlb_core.model import ProtocolRow
@@ -94,7 +94,7 @@ def _switch_of_peer(topo: Topology, lrp_name: str) -> str | None:
     peer = lrp_name[4:] if lrp_name.startswith("lrp-") else lrp_name
     for u, lsp in topo.nb.by_name("Logical_Switch_Port", peer):
         if lsp.get("options", {}).get("router-port") == lrp_name:
-            holders = referrers(topo.nb, "Logical_Switch", "ports", u)
+            holders = topo.nb.referrers("Logical_Switch", "ports", u)
             if holders:
                 return str(holders[0][1].get("name", ""))
     return None
@@ -123,7 +123,7 @@ def _router_of_lsp(topo: Topology, lsp: Row) -> str | None:
     lrp_name = lsp.get("options", {}).get("router-port", "")
     if lrp_name:
         for u, _lrp in topo.nb.by_name("Logical_Router_Port", lrp_name):
-            for _ru, lr in referrers(topo.nb, "Logical_Router", "ports", u):
+            for _ru, lr in topo.nb.referrers("Logical_Router", "ports", u):
                 return str(lr.get("name", ""))
     device = lsp.get("external_ids", {}).get("neutron:device_id")
     return ovn_name(device) if device else None
@@ -274,7 +274,7 @@ def _lrp_ends(reader: NbReader, uuid: str, lrp: Row) -> tuple[str | None, str | 
     if ext.get("neutron:router_name"):
         lr = ovn_name(ext["neutron:router_name"])
     else:
-        holders = referrers(reader, "Logical_Router", "ports", uuid)
+        holders = reader.referrers("Logical_Router", "ports", uuid)
         lr = str(holders[0][1].get("name", "")) if holders else None
     net = ext.get("neutron:network_name")
     ls = ovn_name(net) if net else _switch_of_peer(topo, str(lrp.get("name", "")))

@@ -1,4 +1,7 @@
-"""Render rows the way ``ovn-nbctl list`` prints them (for the demo and ``ovnlb show``)."""
+"""Everything about rendering rows the way ``ovn-nbctl list`` prints them lives here.
+
+Used by the demo and ``ovnlb show``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ovnlb_core.nb import SCHEMA
+
+__all__ = ["atom", "datum", "render_row"]
 
 
 def _bare(s: str) -> bool:

@@ -1,0 +1,92 @@
+"""Everything about reaching an NB server lives here: remotes and the schema fetch.
+
+:func:`split_remotes` splits a comma-separated list of cluster members the way
+the ovs IDL does; :func:`fetch_schema` reads a database's schema from the first
+member that answers, installing the fast JSON parser first (every OVSDB
+connection ovnlb opens starts here).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+import ovs.jsonrpc
+import ovs.poller
+import ovs.stream
+
+from ovnlb_backends.base import BackendError
+from ovnlb_backends.idl.jsonparser import (
+    ensure_json_parser,
+)
+
+__all__ = ["NB_DB", "fetch_schema", "split_remotes"]
+
+NB_DB: Final = "OVN_Northbound"
+
+
+def split_remotes(remote: str) -> list[str]:
+    # Same rule as ovs.db.idl.Idl._parse_remotes: "unix:/a,b" keeps ",b" when
+    # the piece has no ":" (a path with a comma).
+    out: list[str] = []
+    for piece in remote.split(","):
+        piece = piece.strip()
+        if out and ":" not in piece:
+            out[-1] += "," + piece
+        elif piece:
+            out.append(piece)
+    return out
+
+
+def fetch_schema(remotes: Sequence[str], deadline: float, db: str = NB_DB) -> Any:
+    """The schema JSON of ``db`` from the first remote that answers ``get_schema``."""
+    # Every OVSDB connection ovnlb opens (IdlBackend, the SB watcher) starts
+    # here, before any JSON is read: the place to install the fast parser.
+    ensure_json_parser()
+    errors: list[str] = []
+
+    def strerror(error: int) -> str:
+        return "connection closed" if error == ovs.jsonrpc.EOF else os.strerror(error)
+
+    for i, remote in enumerate(remotes):
+        # Share the time left between the members not tried yet: one that
+        # does not answer must not use up the budget of the others.
+        remote_deadline = time.monotonic() + (deadline - time.monotonic()) / (len(remotes) - i)
+        remaining_ms = max(1, int((remote_deadline - time.monotonic()) * 1000))
+        error, stream = ovs.stream.Stream.open_block(
+            ovs.stream.Stream.open(remote), timeout=remaining_ms
+        )
+        if error:
+            errors.append(f"{remote}: {strerror(error)}")
+            continue
+        conn = ovs.jsonrpc.Connection(stream)
+        try:
+            request = ovs.jsonrpc.Message.create_request("get_schema", [db])
+            error = conn.send(request)
+            while not error:
+                error, reply = conn.recv()
+                if error == errno.EAGAIN:
+                    error = 0
+                    if time.monotonic() >= remote_deadline:
+                        error = errno.ETIMEDOUT
+                        break
+                    conn.run()
+                    poller = ovs.poller.Poller()
+                    conn.wait(poller)
+                    conn.recv_wait(poller)
+                    poller.timer_wait(max(1, int((remote_deadline - time.monotonic()) * 1000)))
+                    poller.block()
+                    continue
+                if reply is not None and reply.id == request.id:
+                    if reply.type == ovs.jsonrpc.Message.T_REPLY:
+                        return reply.result
+                    errors.append(f"{remote}: get_schema: {reply.error}")
+                    break
+            if error:
+                errors.append(f"{remote}: {strerror(error)}")
+        finally:
+            conn.close()
+    raise BackendError(f"cannot read the {db} schema: " + "; ".join(errors))

@@ -1,0 +1,391 @@
+"""Everything about reading through ovn-nbctl lives here: :class:`NbctlReader`.
+
+Every lookup a request makes is a targeted ``find``/``list``/``get`` (one
+invocation, or one daemon request); whole tables are read only when asked
+for with ``rows(table)``, and lazily.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final
+
+from ovnlb_backends.nbctl.process import NbctlProcess
+from ovnlb_backends.nbctl.syntax import (
+    HC,
+    HEAVY,
+    LB,
+    Command,
+    light_columns,
+    list_cmd,
+    parse_tables,
+    quote_string,
+)
+from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Row
+from ovnlb_core.topology import INDEXED_EXTERNAL_IDS
+
+__all__ = ["MAX_CHECKS", "NbctlReader"]
+
+
+#: A value no ``external_ids`` entry ovnlb looks for holds: ``key!=`` it selects the
+#: rows that have the key (ovn-nbctl leaves out rows without it).
+_NO_SUCH_VALUE: Final = "ovnlb:no-such-value"
+_ROUTER_TYPE: Final = 'type="router"'
+#: Up to this many candidate ports are checked one by one for being on a switch.
+MAX_CHECKS: Final = 32
+
+
+class _LazyRow(Mapping[str, Any]):
+    """A row read without some columns (heavy ones); they are fetched on first access."""
+
+    def __init__(self, reader: NbctlReader, table: str, uuid: str, known: dict[str, Any]) -> None:
+        self._reader = reader
+        self._table = table
+        self._uuid = uuid
+        self._known = known
+
+    def __getitem__(self, column: str) -> Any:
+        if column not in self._known:
+            if column not in SCHEMA[self._table]:
+                raise KeyError(column)
+            missing = [c for c in SCHEMA[self._table] if c not in self._known]
+            self._known.update(self._reader._columns(self._table, self._uuid, missing))
+        return self._known[column]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SCHEMA[self._table])
+
+    def __len__(self) -> int:
+        return len(SCHEMA[self._table])
+
+    def __repr__(self) -> str:
+        return f"_LazyRow({self._table}, {self._uuid}, {self._known!r})"
+
+
+class _LazyTable(Mapping[str, Row]):
+    """``rows(table)`` of an :class:`NbctlReader`: single rows by UUID are fetched one
+    by one (``list TABLE UUID``); iterating lists the whole table once."""
+
+    def __init__(self, reader: NbctlReader, table: str) -> None:
+        self._reader = reader
+        self._table = table
+
+    def __getitem__(self, uuid: str) -> Row:
+        row = self._reader.row(self._table, uuid)
+        if row is None:
+            raise KeyError(uuid)
+        return row
+
+    def __contains__(self, uuid: object) -> bool:
+        return isinstance(uuid, str) and self._reader.row(self._table, uuid) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reader._whole(self._table))
+
+    def __len__(self) -> int:
+        return len(self._reader._whole(self._table))
+
+
+class NbctlReader:
+    """NB rows read through ovn-nbctl, each question a targeted read.
+
+    Implements :class:`~ovnlb_backends.base.Reader`: a lookup is a ``find``
+    (by name, by referenced row, by ``external_ids`` value, by port type) or
+    a ``list`` of the UUIDs wanted, so its cost follows the rows it returns,
+    not the size of the tables (through a daemon, which keeps its replica;
+    a direct invocation still loads the tables it touches from the server).
+    Answers are kept for the reader's life: take a new reader to see later
+    changes. Only iterating ``rows(table)`` lists a whole table. The reads
+    are separate invocations, so unlike one ``list`` of every table they
+    are not one snapshot: commits check their basis again (see
+    :meth:`NbctlBackend.commit`). Rows are shared: treat them as read-only.
+    """
+
+    def __init__(self, backend: NbctlProcess) -> None:
+        self._backend = backend
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._rows: dict[str, dict[str, Row | None]] = {t: {} for t in SCHEMA}
+        self._tables: dict[str, dict[str, Row]] = {}
+
+    # -- reading -------------------------------------------------------------------
+
+    def _query(
+        self, commands: Sequence[tuple[str, Command]], rows_upto: int | None = None
+    ) -> list[dict[str, Row]]:
+        """Run read commands in one invocation; per command, its rows (uuid -> row).
+
+        The rows of the first ``rows_upto`` commands (all by default) are this
+        reader's rows of their table; later commands' (a few columns, for a
+        check) are returned as printed.
+        """
+        if not commands:
+            return []
+        out = self._backend.run([c for _t, c in commands], json_output=True, read_only=True)
+        parsed = parse_tables(out, [t for t, _c in commands])
+        result: list[dict[str, Row]] = []
+        for i, (table, rows) in enumerate(parsed):
+            if rows_upto is not None and i >= rows_upto:
+                result.append(dict(rows))
+                continue
+            heavy = HEAVY.get(table)
+            got: dict[str, Row] = {}
+            for u, r in rows.items():
+                row: Row = r
+                if heavy and any(c not in r for c in heavy):
+                    row = _LazyRow(self, table, u, r)
+                cached = self._rows[table].get(u)
+                # One object per row for the reader's life: answers stay consistent.
+                got[u] = cached if cached is not None else row
+                self._rows[table][u] = got[u]
+            result.append(got)
+        return result
+
+    def _find(self, table: str, *conditions: str) -> list[tuple[str, Row]]:
+        key = ("find", table, *conditions)
+        if key not in self._memo:
+            self._find_many([(table, conditions)])
+        return list(self._memo[key])
+
+    def _find_many(
+        self,
+        finds: Sequence[tuple[str, Sequence[str]]],
+        extra: Sequence[tuple[str, Command]] = (),
+    ) -> list[dict[str, Any]]:
+        """The finds not answered yet, in one invocation (answers kept), with the
+        ``extra`` commands whose results are returned (``--columns`` of one's own)."""
+        commands: list[tuple[str, Command]] = []
+        keys: list[tuple[Any, ...]] = []
+        for table, conditions in finds:
+            key = ("find", table, *conditions)
+            if key in self._memo or key in keys:
+                continue
+            cols = ",".join(["_uuid", *light_columns(table)])
+            commands.append((table, [f"--columns={cols}", "find", table, *conditions]))
+            keys.append(key)
+        if not commands and not extra:
+            return []
+        results = self._query([*commands, *extra], rows_upto=len(commands))
+        for key, rows in zip(keys, results, strict=False):
+            self._memo[key] = sorted(rows.items())
+        return results[len(keys) :]
+
+    def _columns(self, table: str, uuid: str, columns: Sequence[str]) -> dict[str, Any]:
+        """``columns`` of one row (defaults if it is gone)."""
+        cols = ",".join(["_uuid", *columns])
+        out = self._backend.run(
+            [["--if-exists", f"--columns={cols}", "list", table, uuid]],
+            json_output=True,
+            read_only=True,
+        )
+        ((_t, rows),) = parse_tables(out, [table])
+        row = rows.get(uuid)
+        return row if row is not None else {c: SCHEMA[table][c].default() for c in columns}
+
+    def _uuids(self, table: str, condition: str) -> list[str]:
+        """UUIDs of the rows of ``table`` matching ``condition`` (sorted; answer kept)."""
+        key = ("uuids", table, condition)
+        found = self._memo.get(key)
+        if found is None:
+            out = self._backend.run(
+                [["--columns=_uuid", "find", table, condition]], json_output=True, read_only=True
+            )
+            ((_t, rows),) = parse_tables(out, [table])
+            found = self._memo[key] = sorted(rows)
+        return list(found)
+
+    def _list_rows(self, table: str, uuids: Sequence[str]) -> list[tuple[str, Row]]:
+        """Rows by UUID (those not read yet in one ``list``), sorted by UUID."""
+        cache = self._rows[table]
+        wanted = [u for u in uuids if u not in cache]
+        if wanted:
+            self._query([(table, list_cmd(table, wanted, if_exists=True))])
+            for u in wanted:
+                cache.setdefault(u, None)
+        return [(u, r) for u in sorted(uuids) if (r := cache.get(u)) is not None]
+
+    def _whole(self, table: str) -> dict[str, Row]:
+        rows = self._tables.get(table)
+        if rows is None:
+            out = self._backend.run([list_cmd(table)], json_output=True, read_only=True)
+            ((_t, listed),) = parse_tables(out, [table])
+            rows = self._tables[table] = dict(listed)
+            self._rows[table].update(listed)
+        return rows
+
+    # -- NbReader --------------------------------------------------------------------
+
+    def rows(self, table: str) -> Mapping[str, Row]:
+        """All rows of ``table`` keyed by UUID: fetched per UUID, listed whole when iterated."""
+        if table not in SCHEMA:
+            return {}
+        if table in self._tables:
+            return MappingProxyType(self._tables[table])
+        return _LazyTable(self, table)
+
+    def by_name(self, table: str, name: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose ``name`` column equals ``name``, sorted by UUID (``find``)."""
+        if table not in NAMED_TABLES:
+            return []
+        cond = f"name={quote_string(name, f'{table}.name')}"
+        key = ("uuids", "Logical_Switch_Port", _ROUTER_TYPE)
+        if table == "Logical_Switch" and key not in self._memo:
+            # A request that looks at a network asks next for its router ports:
+            # the UUIDs of the router-type ports (of every network) come along.
+            extra = [("Logical_Switch_Port", ["--columns=_uuid", "find", *key[1:]])]
+            (router_ports,) = self._find_many([(table, [cond])], extra)
+            self._memo[key] = sorted(router_ports)
+        found = self._find(table, cond)
+        if table == LB and found:
+            self._prefetch_lbs(found)
+        return found
+
+    def _prefetch_lbs(self, lbs: list[tuple[str, Row]]) -> None:
+        """The health checks and holders of load balancer rows, in one invocation.
+
+        What :func:`~ovnlb_core.rows.lb_rowset` reads after finding the rows
+        by name: two invocations for a load balancer instead of four or more.
+        """
+        commands: list[tuple[str, Command]] = []
+        keys: list[tuple[Any, ...] | None] = []
+        for u, row in lbs:
+            for table in ("Logical_Switch", "Logical_Router"):
+                cond = f"load_balancer{{>=}}{u}"
+                key = ("find", table, cond)
+                if key not in self._memo:
+                    cols = ",".join(["_uuid", *light_columns(table)])
+                    commands.append((table, [f"--columns={cols}", "find", table, cond]))
+                    keys.append(key)
+            hcs = [h for h in row.get("health_check", ()) if h not in self._rows[HC]]
+            if hcs:
+                commands.append((HC, list_cmd(HC, hcs, if_exists=True)))
+                keys.append(None)
+                for h in hcs:
+                    self._rows[HC].setdefault(h, None)
+        for memo_key, rows in zip(keys, self._query(commands), strict=True):
+            if memo_key is not None:
+                self._memo[memo_key] = sorted(rows.items())
+
+    # -- Reader lookups ----------------------------------------------------------------
+
+    def row(self, table: str, uuid: str) -> Row | None:
+        """Row ``uuid`` of ``table``, or None (``list TABLE UUID``)."""
+        if table not in SCHEMA:
+            return None
+        cache = self._rows[table]
+        if uuid in cache:
+            return cache[uuid]
+        if table in self._tables:
+            return self._tables[table].get(uuid)
+        try:
+            canonical = str(uuidlib.UUID(uuid))
+        except (ValueError, TypeError, AttributeError):
+            return None
+        if canonical != uuid:
+            return None
+        cols = ",".join(["_uuid", *light_columns(table)])
+        (rows,) = self._query([(table, ["--if-exists", f"--columns={cols}", "list", table, uuid])])
+        found = rows.get(uuid)
+        cache[uuid] = found
+        return found
+
+    def referrers(self, table: str, column: str, uuid: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` whose reference column ``column`` holds ``uuid``, sorted by UUID."""
+        spec = SCHEMA.get(table, {}).get(column)
+        if spec is None or spec.ref_table is None:
+            raise KeyError(f"{table}.{column} is not a reference column")
+        try:
+            target = str(uuidlib.UUID(uuid))
+        except (ValueError, TypeError, AttributeError):
+            return []
+        return self._find(table, f"{column}{{>=}}{target}")
+
+    def switch_ports_of_type(self, ls_uuid: str, port_type: str) -> list[tuple[str, Row]]:
+        """Ports of switch ``ls_uuid`` whose ``type`` is ``port_type``, by UUID.
+
+        The UUIDs of the ports of that type (of every switch: router ports are
+        few next to VM ports), which of them the switch holds, then their rows.
+        """
+        key = ("ports_of_type", ls_uuid, port_type)
+        found = self._memo.get(key)
+        if found is None:
+            cond = f"type={quote_string(port_type, 'type')}"
+            held = self._on_switch(ls_uuid, self._uuids("Logical_Switch_Port", cond))
+            found = self._memo[key] = self._list_rows("Logical_Switch_Port", held)
+        return list(found)
+
+    def _on_switch(self, ls_uuid: str, candidates: list[str]) -> list[str]:
+        try:
+            ls = str(uuidlib.UUID(ls_uuid))
+        except (ValueError, TypeError, AttributeError):
+            return []
+        if not candidates:
+            return []
+        if len(candidates) > MAX_CHECKS:
+            # Many networks with router ports: one read of the switch's port set
+            # costs less than a check per candidate.
+            ls_row = self.row("Logical_Switch", ls)
+            held_ports = set(ls_row["ports"]) if ls_row is not None else set()
+            return [c for c in candidates if c in held_ports]
+        checks: list[tuple[str, Command]] = [
+            ("Logical_Switch", ["--columns=_uuid", "find", "Logical_Switch", f"ports{{>=}}{u}"])
+            for u in candidates
+        ]
+        held = self._find_many([], checks)
+        return [c for c, rows in zip(candidates, held, strict=True) if ls in rows]
+
+    def switch_ports_with_address(self, ls_uuid: str, address: str) -> list[tuple[str, Row]]:
+        """Ports of switch ``ls_uuid`` with the token ``address`` in ``addresses``, by UUID.
+
+        ovn-nbctl cannot select on a token of a set element: the first call
+        per switch reads the switch's ports (one ``list``) and indexes them.
+        """
+        key = ("addresses", ls_uuid)
+        index: dict[str, list[str]] | None = self._memo.get(key)
+        if index is None:
+            index = {}
+            ls = self.row("Logical_Switch", ls_uuid)
+            ports = sorted(ls["ports"]) if ls is not None else []
+            if ports:
+                cols = ",".join(["_uuid", *SCHEMA["Logical_Switch_Port"]])
+                cmd = ["--if-exists", f"--columns={cols}", "list", "Logical_Switch_Port", *ports]
+                (rows,) = self._query([("Logical_Switch_Port", cmd)])
+                for u in sorted(rows):
+                    for entry in rows[u].get("addresses", ()):
+                        for token in str(entry).split():
+                            index.setdefault(token, []).append(u)
+            self._memo[key] = index
+        lsps = self._rows["Logical_Switch_Port"]
+        return [(u, r) for u in sorted(set(index.get(address, ()))) if (r := lsps.get(u))]
+
+    def rows_with_external_id(self, table: str, key: str, value: str) -> list[tuple[str, Row]]:
+        """Rows of ``table`` with ``external_ids[key] == value``, by UUID (``find``)."""
+        if (table, key) not in INDEXED_EXTERNAL_IDS:
+            raise KeyError(f"{table} external_ids:{key} is not indexed")
+        where = f"{table}.external_ids"
+        return self._find(
+            table, f"external_ids:{quote_string(key, where)}={quote_string(value, where)}"
+        )
+
+    def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows whose external_ids has one of ``keys``, by UUID (``find``)."""
+        where = "Load_Balancer.external_ids"
+        commands: list[tuple[str, Command]] = []
+        for key in keys:
+            cond = f"external_ids:{quote_string(key, where)}!={quote_string(_NO_SUCH_VALUE)}"
+            # Names only (a pool's row can be megabytes): the rest when read.
+            commands.append((LB, ["--columns=_uuid,name", "find", LB, cond]))
+        found: dict[str, Row] = {}
+        for rows in self._query(commands, rows_upto=0):
+            for u, r in rows.items():
+                cached = self._rows[LB].get(u)
+                found[u] = cached if cached is not None else _LazyRow(self, LB, u, dict(r))
+        return sorted(found.items())
+
+    def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
+        """``Load_Balancer`` rows with ``ip_port_mappings[key] == value``, by UUID (``find``)."""
+        where = "Load_Balancer.ip_port_mappings"
+        return self._find(
+            LB, f"ip_port_mappings:{quote_string(key, where)}={quote_string(value, where)}"
+        )
