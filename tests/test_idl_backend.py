@@ -21,13 +21,14 @@ from typing import Any
 import attrs
 import ovs.db.idl
 import ovs.json
+import ovs.stream
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
-from ovnlb_backends.idl import IdlBackend, jsonparser
+from ovnlb_backends.idl import READ_BYTES, IdlBackend, jsonparser
 from ovnlb_backends.idl.jsonparser import StdlibJsonParser, install_json_parser, json_parser_info
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
@@ -230,6 +231,30 @@ def test_stdlib_parser_edge_cases(text: str) -> None:
         p, q = StdlibJsonParser(), pure_parser()
         p.feed(text), q.feed(text)
         assert p.finish() == q.finish()
+
+
+def test_streams_read_large_chunks_once_connected(backend: IdlBackend) -> None:
+    """After a connection, an ovs stream asked for 4096 bytes asks its socket for READ_BYTES
+    (ovs's JSON-RPC loop asks 4 KB); a read of 0 stays 0, and the wrapper is installed once."""
+    seen: list[int] = []
+
+    class Probe(ovs.stream.Stream):  # type: ignore[misc]
+        def __init__(self) -> None:  # no socket: _recv below answers
+            self.socket = None  # Stream.__del__ closes it when set
+
+        def _recv(self, n: int) -> tuple[int, bytes]:
+            seen.append(n)
+            return 0, b""
+
+    Probe().recv(4096)
+    Probe().recv(0)
+    Probe().recv(READ_BYTES * 2)
+    assert seen == [READ_BYTES, 0, READ_BYTES * 2]
+    other = IdlBackend(backend.remote, timeout=10)  # a second connection wraps nothing again
+    other.close()
+    seen.clear()
+    Probe().recv(1)
+    assert seen == [READ_BYTES]
 
 
 def test_from_string_uses_the_stdlib_parser(restore_parser: None) -> None:

@@ -24,7 +24,8 @@ a request does not grow with the number of unrelated load balancers.
 Opening a connection installs the fast ``ovs`` JSON-RPC parser of
 :mod:`ovnlb_backends.idl.jsonparser` (PyPI's ``ovs`` usually builds without its
 C extension, and the pure-Python parser is quadratic in the length of a
-string).
+string), and makes ovs streams read up to :data:`READ_BYTES` at a time
+instead of 4 KB.
 
 Modules: :mod:`.connection` (remotes, schema fetch), :mod:`.datum` (canonical
 values <-> Datum), :mod:`.replica` (the IDL with its indexes), :mod:`.reader`
@@ -36,7 +37,7 @@ values <-> Datum), :mod:`.replica` (the IDL with its indexes), :mod:`.reader`
 from __future__ import annotations
 
 from ovnlb_backends.idl.backend import IdlBackend
-from ovnlb_backends.idl.connection import NB_DB, fetch_schema, split_remotes
+from ovnlb_backends.idl.connection import NB_DB, READ_BYTES, fetch_schema, split_remotes
 from ovnlb_backends.idl.jsonparser import (
     StdlibJsonParser,
     ensure_json_parser,
@@ -47,6 +48,7 @@ from ovnlb_backends.idl.reader import IdlReader
 
 __all__ = [
     "NB_DB",
+    "READ_BYTES",
     "IdlBackend",
     "IdlReader",
     "StdlibJsonParser",
