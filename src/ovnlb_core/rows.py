@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ovnlb_core.formats import pool_key
 from ovnlb_core.nb import NbReader, Row
 from ovnlb_core.plan import HealthCheckRow, LbRowSet, LoadBalancerRow
 
@@ -93,7 +94,7 @@ def find_lb_of_pool(reader: NbReader, pool_id: str) -> str | None:
     Through the reader's ``load_balancers_with_external_id`` (an index lookup
     in the IDL and memory backends), the first such row in table order.
     """
-    keys = (f"pool_{pool_id}", f"pool_{pool_id}:D")
+    keys = (pool_key(pool_id), pool_key(pool_id, enabled=False))
     found = reader.load_balancers_with_external_id(keys)
     return str(found[0][1].get("name", "")) if found else None
 

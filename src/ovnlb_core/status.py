@@ -10,6 +10,7 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
+from ovnlb_core.formats import is_disabled
 from ovnlb_core.model import ProtocolRow
 from ovnlb_core.octavia import OctaviaView
 
@@ -123,7 +124,7 @@ def rollup(
         listeners.append(entry(li.id, ACTIVE, st))
     lb_admin = view.admin("loadbalancers", lb_name)
     if lb_admin is None:
-        lb_admin = row.enabled != "False"
+        lb_admin = not is_disabled(row.enabled)
     lb_st = "OFFLINE" if not lb_admin else _worst(listener_status)
     return {
         "loadbalancers": [entry(lb_name, ACTIVE, lb_st)],

@@ -12,10 +12,11 @@ from ovnlb_core.errors import (
     IPVersionsMixingNotSupportedError,
     UnsupportedOptionError,
 )
+from ovnlb_core.formats import is_ipv6
 from ovnlb_core.model import ProtocolRow
 from ovnlb_core.octavia import HealthMonitor, Listener, LoadBalancer, Member, Pool
 from ovnlb_core.topology import Subnet
-from ovnlb_core.translate import is_ipv6, vip_list
+from ovnlb_core.translate import vip_list
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 ALGORITHMS = ("SOURCE_IP_PORT", "SOURCE_IP")

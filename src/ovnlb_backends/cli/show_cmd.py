@@ -21,6 +21,7 @@ from ovnlb_backends.cli.main import (
 from ovnlb_backends.cli.output import is_text, write_output
 from ovnlb_backends.service.sources import open_source
 from ovnlb_core.errors import CliError, RowParseError
+from ovnlb_core.formats import KEY_VIP
 from ovnlb_core.parse import parse
 from ovnlb_core.rows import lb_names
 from ovnlb_core.sync import is_port_forwarding, rowset
@@ -75,7 +76,7 @@ def _resolve_lb(args: argparse.Namespace, names: list[str], reader: Any) -> list
     if not matches:
         for n in names:
             rows = rowset(reader, n)
-            if any(r.external_ids.get("neutron:vip") == want for r in rows.lbs.values()):
+            if any(r.external_ids.get(KEY_VIP) == want for r in rows.lbs.values()):
                 matches.append(n)
     if not matches and args.source:
         source = open_source(args.source, cloud=args.os_cloud)

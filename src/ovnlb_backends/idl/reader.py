@@ -11,6 +11,7 @@ import uuid as uuidlib
 from collections.abc import Iterator, Mapping, Sequence
 
 from ovnlb_backends.idl.replica import IndexedIdl
+from ovnlb_core.formats import POOL_PREFIX
 from ovnlb_core.nb import SCHEMA, NbReader, Row
 
 __all__ = ["IdlReader", "parse_uuid"]
@@ -102,7 +103,7 @@ class IdlReader(NbReader):
         self._idl.ensure_fresh()
         uuids: set[uuidlib.UUID] = set()
         for key in keys:
-            if key.startswith("pool_"):
+            if key.startswith(POOL_PREFIX):
                 uuids |= self._idl.lb_pool_keys.get(key, set())
             else:
                 for u in self._idl.tables["Load_Balancer"].rows:

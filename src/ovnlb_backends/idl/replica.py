@@ -20,6 +20,7 @@ import ovs.db.types
 
 from ovnlb_backends.idl.datum import canonical, scalar_of
 from ovnlb_backends.rowops import bucket, rekey
+from ovnlb_core.formats import POOL_PREFIX
 from ovnlb_core.nb import SCHEMA, Row
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS, port_keys
 
@@ -132,7 +133,7 @@ class IndexedIdl(ovs.db.idl.Idl):  # type: ignore[misc]
     def _index_lb(self, u: uuidlib.UUID, data: Mapping[str, Any], add: bool) -> None:
         if "external_ids" in data:
             for k in data["external_ids"].values:
-                if k.value.startswith("pool_"):
+                if k.value.startswith(POOL_PREFIX):
                     bucket(self.lb_pool_keys, k.value, u, add)
         if "ip_port_mappings" in data:
             for k, v in data["ip_port_mappings"].values.items():

@@ -14,6 +14,7 @@ from ovnlb_backends.memory.values import (
     Rows,
     ref_targets,
 )
+from ovnlb_core.formats import POOL_PREFIX
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Row
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS, ScannedReader
 
@@ -81,7 +82,7 @@ class MemoryReader:
         not handed out (see the class docstring).
         """
         rows = self._table("Load_Balancer")
-        if self._current() and all(k.startswith("pool_") for k in keys):
+        if self._current() and all(k.startswith(POOL_PREFIX) for k in keys):
             index = self._backend.lb_pool_keys
             uuids: set[str] = set()
             for key in keys:

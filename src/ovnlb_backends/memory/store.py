@@ -19,6 +19,7 @@ from ovnlb_backends.memory.values import (
     Rows,
 )
 from ovnlb_backends.rowops import bucket, rekey
+from ovnlb_core.formats import POOL_PREFIX
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, NbSnapshot
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS, port_keys
 
@@ -63,8 +64,8 @@ class MemoryStore:
     def index_pool_keys(
         self, uuid: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
     ) -> None:
-        old_keys = [k for k in old["external_ids"] if k.startswith("pool_")] if old else []
-        new_keys = [k for k in new["external_ids"] if k.startswith("pool_")] if new else []
+        old_keys = [k for k in old["external_ids"] if k.startswith(POOL_PREFIX)] if old else []
+        new_keys = [k for k in new["external_ids"] if k.startswith(POOL_PREFIX)] if new else []
         if old_keys == new_keys:
             return
         index = self.lb_pool_keys

@@ -30,6 +30,7 @@ from ovnlb_core.errors import NotFoundError, OvnlbError
 from ovnlb_core.errors import RetriesExhausted as RetriesExhausted
 from ovnlb_core.model import LoadBalancerState
 from ovnlb_core.pipeline import Planned, RequestFn, plan_request_in
+from ovnlb_core.rows import find_lb_of_pool
 from ovnlb_core.status import Payload
 from ovnlb_core.topology import Subnet
 from ovnlb_core.translate import RowCache
@@ -48,10 +49,10 @@ State = LoadBalancerState | None
 
 def lb_of_pool(reader: Reader, pool_id: str) -> str:
     """The load balancer whose rows hold ``pool_<id>`` (either admin form), by index."""
-    found = reader.load_balancers_with_external_id((f"pool_{pool_id}", f"pool_{pool_id}:D"))
-    if not found:
+    name = find_lb_of_pool(reader, pool_id)
+    if name is None:
         raise NotFoundError("pool", pool_id, "no Load_Balancer row holds it")
-    return str(found[0][1].get("name", ""))
+    return name
 
 
 @attrs.define
