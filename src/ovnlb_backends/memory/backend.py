@@ -15,13 +15,13 @@ from ovnlb_backends.base import BackendError
 from ovnlb_backends.memory.store import MemoryStore
 from ovnlb_backends.memory.txn import Txn
 from ovnlb_backends.memory.values import (
-    UUID_RE,
     coerce,
     complete_row,
     edit_set,
     mutate_map,
 )
 from ovnlb_backends.rowops import check_basis, hc_columns, lb_columns
+from ovnlb_core.formats import is_lower_uuid
 from ovnlb_core.plan import (
     Attachment,
     HcUpdate,
@@ -130,7 +130,7 @@ class MemoryBackend(MemoryStore):
 
     @staticmethod
     def _stage_insert(txn: Txn, table: str, uuid: str, columns: Mapping[str, Any]) -> None:
-        if not UUID_RE.fullmatch(uuid):
+        if not is_lower_uuid(uuid):
             raise BackendError(f"{table} row UUID {uuid!r} is not a lowercase UUID")
         if txn.get(table, uuid) is not None:
             raise BackendError(f"duplicate uuid: {table} row {uuid} exists")

@@ -9,7 +9,6 @@ set columns, done the way ovsdb-server does them.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
@@ -25,7 +24,6 @@ __all__ = [
     "REF_COLUMNS",
     "STRONG_TO",
     "UNIQUE_NAME",
-    "UUID_RE",
     "WEAK_TO",
     "RefKey",
     "Rows",
@@ -43,7 +41,6 @@ __all__ = [
 Rows = dict[str, dict[str, Any]]
 RefKey = tuple[str, str]  # (referring table, column)
 
-UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 #: Value constraints of the real NB schema 7.0.0 that nb.SCHEMA does not carry.
 ENUMS: Final[dict[RefKey, frozenset[str]]] = {
