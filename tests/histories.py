@@ -13,8 +13,10 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ovnlb_backends.base import Backend
 from ovnlb_backends.cli import demo
-from ovnlb_core.nb import NbReader
+from ovnlb_core.nb import SCHEMA, NbReader
+from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.rawops import RawOp
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.sync import DesiredLb
@@ -501,3 +503,21 @@ def interface_ops(reader: NbReader, i: int) -> list[dict[str, Any]]:
             "columns": {"ports": [*lr_ports, lrp]},
         },
     ]
+
+
+def all_rows(backend: Backend) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every row of every table the library reads or writes."""
+    reader = backend.reader()
+    return {t: {u: dict(r) for u, r in reader.rows(t).items()} for t in SCHEMA}
+
+
+def octavia_view(model: OctaviaModel) -> OctaviaView:
+    """Octavia's view of the model's objects (what the provider's Octavia database holds)."""
+    v = OctaviaView()
+    if model.exists:
+        v.loadbalancers[model.lb["loadbalancer_id"]] = dict(model.lb)
+    v.listeners.update({k: dict(x) for k, x in model.listeners.items()})
+    v.pools.update({k: dict(x) for k, x in model.pools.items()})
+    v.members.update({k: dict(x) for k, x in model.members.items()})
+    v.healthmonitors.update({k: dict(x) for k, x in model.hms.items()})
+    return v

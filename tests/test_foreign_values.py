@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
-from histories import LISTENERS, POOLS, OctaviaModel, hm_id
+from histories import LISTENERS, POOLS, OctaviaModel, all_rows, hm_id
 from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.service.driver import OvnLbDriver, handle
@@ -23,7 +23,6 @@ from ovnlb_core.errors import RowParseError
 from ovnlb_core.plan import LbRowSet, diff
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.topology import Topology
-from test_idempotence import all_rows
 
 LID = sorted(LISTENERS)[0]
 PID = sorted(POOLS)[0]

@@ -16,34 +16,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from histories import OctaviaModel, copy_request, draw_request
-from ovnlb_backends.base import Backend
+from histories import OctaviaModel, all_rows, copy_request, draw_request, octavia_view
 from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnSandbox
 from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.nb import SCHEMA
-from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.plan import LbRowSet, diff
 from ovnlb_core.rows import lb_rowset
-
-
-def all_rows(backend: Backend) -> dict[str, dict[str, dict[str, Any]]]:
-    """Every row of every table the library reads or writes."""
-    reader = backend.reader()
-    return {t: {u: dict(r) for u, r in reader.rows(t).items()} for t in SCHEMA}
-
-
-def _view(model: OctaviaModel) -> OctaviaView:
-    v = OctaviaView()
-    if model.exists:
-        v.loadbalancers[model.lb["loadbalancer_id"]] = dict(model.lb)
-    v.listeners.update({k: dict(x) for k, x in model.listeners.items()})
-    v.pools.update({k: dict(x) for k, x in model.pools.items()})
-    v.members.update({k: dict(x) for k, x in model.members.items()})
-    v.healthmonitors.update({k: dict(x) for k, x in model.hms.items()})
-    return v
 
 
 def _delta(once: dict[str, dict[str, dict[str, Any]]], driver: OvnLbDriver) -> list[Any]:
@@ -83,7 +64,7 @@ def check_history(driver: OvnLbDriver, data: st.DataObject, steps: int) -> list[
     done: list[str] = []
     for _ in range(steps):
         request = draw_request(data, model, driver.backend.reader())
-        driver.view = _view(model)
+        driver.view = octavia_view(model)
         error = _apply(driver, request)
         once, sent = all_rows(driver.backend), driver.backend.transaction_count()
         again = _apply(driver, request)

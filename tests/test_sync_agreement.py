@@ -21,6 +21,7 @@ from histories import (
     event_topology_ops,
     interface_ops,
     interface_port,
+    octavia_view,
 )
 from ovnlb_backends.cli import demo
 from ovnlb_backends.memory import MemoryBackend
@@ -32,7 +33,6 @@ from ovnlb_core.errors import OvnlbError
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow
 from ovnlb_core.topology import Topology
-from test_idempotence import _view
 
 
 def _history(data: st.DataObject, steps: int, log: list[str]) -> tuple[OvnLbDriver, OctaviaModel]:
@@ -42,7 +42,7 @@ def _history(data: st.DataObject, steps: int, log: list[str]) -> tuple[OvnLbDriv
     model = OctaviaModel()
     for _ in range(steps):
         request = draw_request(data, model, backend.reader())
-        driver.view = _view(model)
+        driver.view = octavia_view(model)
         try:
             handle(driver, request)
         except OvnlbError:
@@ -248,7 +248,7 @@ def test_plan_after_requests_and_interface_events_is_empty(data: st.DataObject) 
     model = OctaviaModel()
     log: list[str] = []
     for _ in range(data.draw(st.integers(1, 16), label="steps")):
-        driver.view = _view(model)
+        driver.view = octavia_view(model)
         if model.exists and data.draw(st.integers(0, 3), label="event?") == 0:
             i = data.draw(st.integers(0, len(INTERFACES) - 1), label="interface")
             _toggle_interface(driver, i)
@@ -313,7 +313,7 @@ def test_router_of_a_deleted_member_is_not_drift() -> None:
         {"op": "member_create", "member": member},
         {"op": "member_delete", "member": member},
     ):
-        driver.view = _view(model)
+        driver.view = octavia_view(model)
         handle(driver, request)
         model.applied(request)
     _toggle_interface(driver, 2)  # R2 leaves the member network

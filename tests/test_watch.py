@@ -17,6 +17,23 @@ from typing import Any
 import pytest
 
 from conftest import start_sandbox
+from event_world import (
+    DOC01,
+    DOC12,
+    LB1,
+    LB2,
+    PRIVATE,
+    R1,
+    VIP_PORT,
+    VM1_PORT,
+    extra_subnets,
+    holders,
+    ls_of,
+    make_lb,
+    member_nat_ops,
+    network_ops,
+    with_router_nat,
+)
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.sandbox import OvnSandbox
 from ovnlb_backends.service.driver import OvnLbDriver, handle
@@ -29,27 +46,11 @@ from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.status import Payload
 from ovnlb_core.topology import subnets_from_neutron
-from test_events import (
-    DOC01,
-    DOC12,
-    LB1,
-    LB2,
-    PRIVATE,
-    R1,
-    VIP_PORT,
-    VM1_PORT,
-    _with_router_nat,
-    extra_subnets,
-    holders,
-    ls_of,
-    make_lb,
-    member_nat_ops,
-    network_ops,
-)
+from paths import CONFORMANCE_DIR
 
 pytestmark = pytest.mark.ovn
 
-CONF = Path(__file__).parent / "conformance"
+CONF = CONFORMANCE_DIR
 WAIT = 15.0
 IFACE = "99999999-9999-4999-8999-999999999999"  # port id of the router interface on e1
 
@@ -182,7 +183,7 @@ def test_router_interface_fip_and_member_fip_events(northd: OvnSandbox) -> None:
         # A member's own FIP under DVR is centralised.
         fid = "aaaaaaaa-0000-4000-8000-000000000001"
         ops = member_nat_ops(VM1_PORT, fid, "172.24.4.50", "10.0.0.11")
-        backend.apply_raw(_with_router_nat(backend.reader(), ops))
+        backend.apply_raw(with_router_nat(backend.reader(), ops))
         wait(
             w,
             lambda r: any(

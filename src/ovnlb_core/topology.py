@@ -364,20 +364,16 @@ class Topology:
         The first in the switch's port order (by UUID) when several do.
         """
         subnet = self.subnet(subnet_id)
-        if subnet is None:
-            return None
-        ls_uuid = self._switch_uuid(ovn_name(subnet.network_id))
-        if ls_uuid is None:
-            return None
-        # Tokens are a MAC then IPs; a MAC never equals an IP address.
-        found = self.index.switch_ports_with_address(ls_uuid, address)
-        return found[0][1] if found else None
+        return (
+            None if subnet is None else self.port_with_address(ovn_name(subnet.network_id), address)
+        )
 
     def port_with_address(self, ls_name: str, address: str) -> Row | None:
         """The first port (by UUID) of switch ``ls_name`` with ``address`` in its addresses."""
         ls_uuid = self._switch_uuid(ls_name)
         if ls_uuid is None:
             return None
+        # Tokens are a MAC then IPs; a MAC never equals an IP address.
         found = self.index.switch_ports_with_address(ls_uuid, address)
         return found[0][1] if found else None
 
