@@ -45,7 +45,7 @@ def fuzz(session: nox.Session) -> None:
     session.run(
         "pytest",
         "-q",
-        "tests/test_invalid_requests.py",
-        "tests/test_corrupt_rows.py",
+        "tests/core/test_invalid_requests.py",
+        "tests/core/test_corrupt_rows.py",
         *session.posargs,
     )

@@ -1221,7 +1221,7 @@ WHAT_WAS_DONE = [
     "(UUID ids, a dotted-quad address, ints in range, booleans) with regexes and exact type "
     "tests, at C speed, and sends anything else (IPv6, monitor options, any odd value) to the "
     "field-by-field path, which gives the same Member or the same typed error "
-    "(tests/test_member_parse.py checks both against each other with hypothesis, and the "
+    "(tests/core/test_member_parse.py checks both against each other with hypothesis, and the "
     "address regex against `ipaddress`). `_add_members` associates each subnet's switch and "
     "routers once per request (later members of the subnet only count the switch) and skips "
     "the lookup of existing entries when the pool is empty; `member_batch_update` formats "

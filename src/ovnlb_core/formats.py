@@ -3,7 +3,7 @@
 The OVN provider driver records its bookkeeping as strings (spec 1.2, 1.3,
 4.2, 4.3); ovnlb writes and reads them byte for byte the same. Each
 grammar has its writer next to its parser, and ``parse(write(x)) == x``
-for every value a writer accepts (tests/test_formats.py).
+for every value a writer accepts (tests/core/test_formats.py).
 
 Text and its writer / parser:
 

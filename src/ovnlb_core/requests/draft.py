@@ -30,7 +30,7 @@ class RowDraft(Associations):
     Besides the associations (:class:`~ovnlb_core.requests.associations.Associations`),
     the member statuses, ``ip_port_mappings`` and one pool are kept as mutable copies;
     :meth:`finish` gives the row that rebuilding it after each change, one by one,
-    would give (tests/test_fastpath.py checks it against that).
+    would give (tests/core/test_fastpath.py checks it against that).
     """
 
     def __init__(self, row: ProtocolRow) -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.service.replay import compare, load, replay
+from paths import TESTS
 
-HERE = Path(__file__).parent
+HERE = TESTS
 FILES = sorted((HERE / "conformance").glob("*.json"))
 CHECKER = HERE.parent.parent / "shared" / "tools" / "check_conformance.py"
 

@@ -24,9 +24,10 @@ from ovnlb_core.nb import SCHEMA
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow, Plan, apply, diff
 from ovnlb_core.rawops import RawOp, initial_ops
 from ovnlb_core.rows import lb_rowset
+from paths import CONFORMANCE_DIR
 from strategies import row_sets
 
-CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
+CONFORMANCE = sorted((CONFORMANCE_DIR).glob("*.json"))
 BACKENDS = ["memory", "idl", "nbctl"]
 
 LB_UUIDS = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(4)]

@@ -32,6 +32,7 @@ from ovnlb_backends.sandbox import OvnNbCluster, SandboxUnavailable
 from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.errors import OvnlbError
+from paths import ROOT
 
 Request = dict[str, Any]
 
@@ -581,7 +582,7 @@ def test_tls_client_certificates(tls_sandbox: tuple[Any, dict[str, str], Path]) 
 def _bench_sync() -> Any:
     import importlib.util
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_sync.py"
+    path = ROOT / "benchmarks" / "bench_sync.py"
     spec = importlib.util.spec_from_file_location("bench_sync", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -45,8 +45,9 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.rawops import RawOp, initial_ops, insert_uuid
 from ovnlb_core.rows import lb_rowset
+from paths import CONFORMANCE_DIR
 
-CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
+CONFORMANCE = sorted((CONFORMANCE_DIR).glob("*.json"))
 
 LB = "0b8f4c52-6d1e-4c3a-9f0e-5a7d2b1c0001"
 LB_UDP = "0b8f4c52-6d1e-4c3a-9f0e-5a7d2b1c0002"

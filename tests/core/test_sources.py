@@ -20,8 +20,9 @@ from ovnlb_backends.cli import main
 from ovnlb_backends.service.sources import JsonFileSource, OpenStackSource, SourceError, open_source
 from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.sync import DesiredLb, SourceFormatError, view_from_api
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 EXAMPLE = ROOT / "examples" / "octavia-view.json"
 DOC02 = ROOT / "tests" / "conformance" / "02_multi_protocol.json"
 LB1 = "e5aff8c0-9670-5640-9b24-c161517ad2b7"

@@ -35,8 +35,9 @@ from ovnlb_core.plan import (
     Plan,
 )
 from ovnlb_core.rawops import RawOp, insert_uuid
+from paths import CONFORMANCE_DIR
 
-CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
+CONFORMANCE = sorted((CONFORMANCE_DIR).glob("*.json"))
 NS = uuidlib.UUID("4f0e6a0c-8d0b-4d7e-9c53-2b51a3f6e1d7")
 
 LB1, LB2 = str(uuidlib.uuid5(NS, "lb1")), str(uuidlib.uuid5(NS, "lb2"))

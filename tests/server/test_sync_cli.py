@@ -20,9 +20,10 @@ from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.sandbox import OvnSandbox
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.plan import LbUpdate, MapDelta, Plan
+from paths import ROOT
 from sync_data.conformance_view import nb_batches, step
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 EXAMPLE = ROOT / "examples" / "octavia-view.json"
 DOC02 = json.loads((ROOT / "tests" / "conformance" / "02_multi_protocol.json").read_text())
 EXPECTED = step(DOC02, 12)["expect"]["nb"]

@@ -17,8 +17,9 @@ from ovnlb_backends.memory import MemoryBackend
 from ovnlb_core.dump import canonical_dump, lb_labels
 from ovnlb_core.nb import NbReader, NbSnapshot, full_row
 from ovnlb_core.plan import Attachment, HealthCheckRow, LoadBalancerRow, NatUpdate, Plan
+from paths import CONFORMANCE_DIR
 
-CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
+CONFORMANCE = sorted((CONFORMANCE_DIR).glob("*.json"))
 NS = uuidlib.UUID("0b5c8f52-61a4-4c43-a7a4-5f1d2e9a7c10")
 
 

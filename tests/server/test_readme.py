@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from ovnlb_backends.sandbox import OvnSandbox
+from paths import ROOT
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = ROOT / "README.md"
 
 
 def snippet() -> str:

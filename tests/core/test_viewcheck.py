@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,10 +12,9 @@ from hypothesis import strategies as st
 
 from ovnlb_core.sync import SourceFormatError, view_from_api
 from ovnlb_core.viewcheck import check_view
+from paths import ROOT
 
-EXAMPLE = json.loads(
-    (Path(__file__).resolve().parent.parent / "examples" / "octavia-view.json").read_text()
-)
+EXAMPLE = json.loads((ROOT / "examples" / "octavia-view.json").read_text())
 LB1 = EXAMPLE["loadbalancers"][0]["id"]
 
 

@@ -43,9 +43,10 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.topology import Topology, subnets_from_neutron
 from ovnlb_core.translate import translate
+from paths import ROOT
 from sync_data.conformance_view import compared_steps, nb_batches, step, view_at
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 CONFORMANCE = sorted((ROOT / "tests" / "conformance").glob("*.json"))
 EXAMPLE = ROOT / "examples" / "octavia-view.json"
 

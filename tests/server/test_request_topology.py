@@ -31,8 +31,9 @@ from ovnlb_core.nb import SCHEMA, NbSnapshot
 from ovnlb_core.pipeline import RequestTopology
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.topology import ScannedReader, Subnet, Topology, ovn_name, subnets_from_neutron
+from paths import CONFORMANCE_DIR
 
-CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
+CONFORMANCE = sorted((CONFORMANCE_DIR).glob("*.json"))
 
 
 def _snapshot(reader: object) -> NbSnapshot:

@@ -22,6 +22,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_idl_backend import transact_requests
 
 from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
@@ -39,9 +40,9 @@ from ovnlb_core.plan import (
 )
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.rows import lb_rowset
-from test_idl_backend import transact_requests
+from paths import CONFORMANCE_DIR
 
-CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
+CONFORMANCE = sorted((CONFORMANCE_DIR).glob("*.json"))
 
 LB = "5e0c1a7d-3b2f-4c8e-9d6a-1f2e3d4c0001"
 LB2 = "5e0c1a7d-3b2f-4c8e-9d6a-1f2e3d4c0002"

@@ -8,8 +8,9 @@ from pathlib import Path
 from types import ModuleType
 
 from conftest import ovn_or_skip
+from paths import ROOT
 
-RUN_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+RUN_PY = ROOT / "benchmarks" / "run.py"
 
 
 def _load() -> ModuleType:

@@ -24,8 +24,9 @@ from ovnlb_backends import sandbox as sandbox_mod
 from ovnlb_backends.cli import build_parser, demo, main, open_backend
 from ovnlb_backends.cli.output import UsageError
 from ovnlb_backends.sandbox import OvnSandbox
+from paths import CONFORMANCE_DIR
 
-CONFORMANCE = sorted((Path(__file__).parent / "conformance").glob("*.json"))
+CONFORMANCE = sorted((CONFORMANCE_DIR).glob("*.json"))
 FILE = str(CONFORMANCE[0])
 
 
