@@ -33,9 +33,6 @@ __all__ = [
 ]
 
 
-_MISSING: Any = object()
-
-
 def as_dict(obj: Any) -> Mapping[str, Any]:
     """A provider object or its dict form -> a dict (octavia-lib objects via ``to_dict``)."""
     if isinstance(obj, Mapping):
@@ -63,12 +60,17 @@ class _Reader:
     def fail(self, field: str, reason: str) -> InvalidRequestError:
         return InvalidRequestError(self.resource, field, reason, resource_id=self.rid)
 
-    def uuid(self, field: str, *, optional: bool = False) -> Any:
-        value = self.data.get(field, _MISSING)
-        if value is _MISSING or value is None:
-            if optional:
-                return None
+    def given(self, field: str, optional: bool) -> Any:
+        """The field's value; None when absent or null and ``optional``, else an error."""
+        value = self.data.get(field)
+        if value is None and not optional:
             raise self.fail(field, "is required")
+        return value
+
+    def uuid(self, field: str, *, optional: bool = False) -> Any:
+        value = self.given(field, optional)
+        if value is None:
+            return None
         if not isinstance(value, str) or not is_uuid(value):
             raise self.fail(field, f"must be a UUID, got {value!r}")
         return value
@@ -82,11 +84,9 @@ class _Reader:
         return value
 
     def integer(self, field: str, lo: int, hi: int, *, optional: bool = False) -> Any:
-        value = self.data.get(field, _MISSING)
-        if value is _MISSING or value is None:
-            if optional:
-                return None
-            raise self.fail(field, "is required")
+        value = self.given(field, optional)
+        if value is None:
+            return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(field, f"must be an integer, got {value!r}")
         if not lo <= value <= hi:
@@ -94,11 +94,9 @@ class _Reader:
         return value
 
     def ip(self, field: str, *, optional: bool = False) -> Any:
-        value = self.data.get(field)
+        value = self.given(field, optional)
         if value is None:
-            if optional:
-                return None
-            raise self.fail(field, "is required")
+            return None
         if not isinstance(value, str):
             raise self.fail(field, f"must be an IP address, got {value!r}")
         try:
@@ -110,11 +108,9 @@ class _Reader:
         return value
 
     def text(self, field: str, *, optional: bool = True) -> str | None:
-        value = self.data.get(field)
+        value = self.given(field, optional)
         if value is None:
-            if optional:
-                return None
-            raise self.fail(field, "is required")
+            return None
         if not isinstance(value, str):
             raise self.fail(field, f"must be a string, got {value!r}")
         return value
