@@ -9,4 +9,6 @@ export OVNLB_REQUIRE_OCTAVIA=1
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
-exec .venv/bin/python -m pytest -q "$@"
+# Four workers, one test file each at a time (a file's module fixtures, such as the Octavia
+# stack, start once): most tests wait on real servers, so this pays even on two cores.
+exec .venv/bin/python -m pytest -q -n 4 --dist loadfile "$@"
