@@ -121,7 +121,8 @@ Talking to a daemon (and large values):
   row`` (``TryAgain``: the caller re-reads and re-plans).
 
 Modules: :mod:`.syntax` (value syntax, JSON output), :mod:`.reader`
-(:class:`NbctlReader`), :mod:`.commands` (plan -> commands), :mod:`.process`
+(:class:`NbctlReader`), :mod:`.cache` (:class:`LookupCache`, where rows were
+found, kept across requests), :mod:`.commands` (plan -> commands), :mod:`.process`
 (subprocesses, the daemon), :mod:`.backend` (:class:`NbctlBackend`),
 :mod:`.format` (``ovn-nbctl list``-style rendering).
 """
@@ -129,8 +130,17 @@ Modules: :mod:`.syntax` (value syntax, JSON output), :mod:`.reader`
 from __future__ import annotations
 
 from ovnlb_backends.nbctl.backend import NbctlBackend
+from ovnlb_backends.nbctl.cache import LookupCache
 from ovnlb_backends.nbctl.process import ARG_LIMIT, NbctlProcess
 from ovnlb_backends.nbctl.reader import NbctlReader
 from ovnlb_backends.nbctl.syntax import Command, quote_string
 
-__all__ = ["ARG_LIMIT", "Command", "NbctlBackend", "NbctlProcess", "NbctlReader", "quote_string"]
+__all__ = [
+    "ARG_LIMIT",
+    "Command",
+    "LookupCache",
+    "NbctlBackend",
+    "NbctlProcess",
+    "NbctlReader",
+    "quote_string",
+]
