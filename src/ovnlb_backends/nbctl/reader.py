@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from ovnlb_backends.base import BackendError
 from ovnlb_backends.nbctl.cache import LookupCache
 from ovnlb_backends.nbctl.process import NbctlProcess
 from ovnlb_backends.nbctl.syntax import (
@@ -246,21 +247,27 @@ class NbctlReader:
         One request: the row by UUID, and ``--if-exists get TABLE NAME _uuid``,
         which ovn-nbctl answers by comparing every row's name in C (no
         condition parsed per row, unlike ``find``): it prints the UUID of the
-        only row with that name, nothing when there is none or several. A
+        only row with that name, nothing when there is none, nothing or a
+        "multiple rows" error when there are several. A
         name ovn-nbctl could take for this row's UUID (or a prefix of it), or
         could not take verbatim, is not checked this way (None: ``find``).
         """
         if not name or name.startswith("-") or "\x00" in name or uuid.startswith(name.lower()):
             return None
         cols = ",".join(["_uuid", *light_columns(table)])
-        out = self._backend.run(
-            [
-                ["--if-exists", f"--columns={cols}", "list", table, uuid],
-                ["--if-exists", "get", table, name, "_uuid"],
-            ],
-            json_output=True,
-            read_only=True,
-        )
+        try:
+            out = self._backend.run(
+                [
+                    ["--if-exists", f"--columns={cols}", "list", table, uuid],
+                    ["--if-exists", "get", table, name, "_uuid"],
+                ],
+                json_output=True,
+                read_only=True,
+            )
+        except BackendError as exc:
+            if f"multiple rows in {table} match" in str(exc):
+                return None  # several rows so named (some ovn-nbctl paths say so)
+            raise
         ((_t, rows),), rest = split_tables(out, [table])
         row = rows.get(uuid)
         if row is None or row.get("name") != name or rest.strip() != uuid:
