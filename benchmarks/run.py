@@ -1559,10 +1559,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--plot", type=Path, default=HERE / "member_add.png")
     ap.add_argument("--json-parser", default=os.environ.get("OVNLB_JSON_PARSER", "auto"))
+    ap.add_argument(
+        "--big-only",
+        choices=["idl", "nbctl"],
+        help="only the small/big NB comparison of this backend (printed; no report written)",
+    )
     args = ap.parse_args(argv)
     started = time.perf_counter()
     load_start = os.getloadavg()
     idl_mod.install_json_parser(args.json_parser)
+    if args.big_only:
+        big_n = args.big_n or (300 if args.quick else 1000)
+        rounds = args.rounds or (5 if args.quick else 41)
+        shape = QUICK_BIG if args.quick else BIG
+        big = big_nb_bench(big_n, shape, [args.big_only], rounds)
+        print(json.dumps(big, indent=1, default=str))
+        return {"big": big}
     sizes = (
         [int(s) for s in args.sizes.split(",")]
         if args.sizes
