@@ -948,3 +948,23 @@ def test_switch_ports_of_a_type_follow_another_writer(
     plain = backend.reader().switch_ports_of_type(ls, "")
     assert sorted(r["name"] for _u, r in plain) == ["rp1", "vm1"]
     assert [u for u, _r in plain] == sorted(u for u, _r in plain)
+
+
+@pytest.mark.ovn
+def test_name_hint_check_that_ovn_nbctl_refuses_falls_back_to_the_find(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    # `get` of a name no row has, which begins two rows' UUIDs, is an error in ovn-nbctl
+    # ("2 or more rows whose UUIDs begin with"): a miss, not a failed request.
+    for suffix, name in (("0001", "x1"), ("0002", "x2")):
+        other_writer(
+            nb_server,
+            f"--id=abcd0000-0000-4000-8000-00000000{suffix}",
+            "create",
+            "Load_Balancer",
+            f'name="{name}"',
+        )
+    named = lb_by_other_writer(nb_server, "abcd", "10.0.0.17:80")
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", "abcd")] == [named]
+    other_writer(nb_server, "set", "Load_Balancer", named, 'name="gone"')
+    assert backend.reader().by_name("Load_Balancer", "abcd") == []

@@ -247,27 +247,28 @@ class NbctlReader:
         One request: the row by UUID, and ``--if-exists get TABLE NAME _uuid``,
         which ovn-nbctl answers by comparing every row's name in C (no
         condition parsed per row, unlike ``find``): it prints the UUID of the
-        only row with that name, nothing when there is none, nothing or a
-        "multiple rows" error when there are several. A
+        only row with that name, nothing when there is none, nothing or an
+        error when there are several (any error: the ``find`` answers). A
         name ovn-nbctl could take for this row's UUID (or a prefix of it), or
         could not take verbatim, is not checked this way (None: ``find``).
         """
         if not name or name.startswith("-") or "\x00" in name or uuid.startswith(name.lower()):
             return None
+        known = self._rows[table].get(uuid)  # read already in this request
         cols = ",".join(["_uuid", *light_columns(table)])
+        commands: list[Command] = (
+            [] if known else [["--if-exists", f"--columns={cols}", "list", table, uuid]]
+        )
+        commands.append(["--if-exists", "get", table, name, "_uuid"])
         try:
-            out = self._backend.run(
-                [
-                    ["--if-exists", f"--columns={cols}", "list", table, uuid],
-                    ["--if-exists", "get", table, name, "_uuid"],
-                ],
-                json_output=True,
-                read_only=True,
-            )
-        except BackendError as exc:
-            if f"multiple rows in {table} match" in str(exc):
-                return None  # several rows so named (some ovn-nbctl paths say so)
-            raise
+            out = self._backend.run(commands, json_output=True, read_only=True)
+        except BackendError:
+            # Several rows so named ("multiple rows in ... match"), or no row so
+            # named and several whose UUIDs begin with the name: the find says.
+            return None
+        if known:
+            ok = known.get("name") == name and out.strip() == uuid
+            return known if ok else None
         ((_t, rows),), rest = split_tables(out, [table])
         row = rows.get(uuid)
         if row is None or row.get("name") != name or rest.strip() != uuid:
