@@ -70,10 +70,16 @@ What this backend cannot guarantee (unlike :class:`~ovnlb_backends.idl.IdlBacken
 
 Reading (:meth:`NbctlBackend.reader`): every lookup a request makes is a
 targeted read (``find`` by name, by referenced row, by ``external_ids``
-value, by port type; ``list`` of given UUIDs), in the canonical form of
+value; ``list`` of given UUIDs), in the canonical form of
 :mod:`ovnlb_core.nb`; only iterating ``rows(table)`` lists a whole table.
-Through a daemon, whose replica is already loaded, a request's reads then
-cost the rows they return, however many load balancers and ports NB holds.
+ovn-nbctl's replica has no indexes, so a ``find`` scans its table; the
+backend's :class:`LookupCache` keeps where a name's only row and a pool
+key's rows were found, and later requests read those rows by UUID (a hash
+lookup), using them only when the same reply shows they still answer the
+lookup (the name's only row, checked with ``get TABLE NAME _uuid``; the
+pool key still in the row), else the ``find``. A switch's ports of a type
+come from its own port set. Through a daemon, whose replica is already
+loaded, a warm request's reads then cost about the rows they return.
 
 Daemon mode: ``daemon=True`` starts ``ovn-nbctl --detach`` in a private
 temporary folder (stopped by :meth:`NbctlBackend.close`); with ``daemon=None``
