@@ -968,3 +968,45 @@ def test_name_hint_check_that_ovn_nbctl_refuses_falls_back_to_the_find(
     assert [u for u, _r in backend.reader().by_name("Load_Balancer", "abcd")] == [named]
     other_writer(nb_server, "set", "Load_Balancer", named, 'name="gone"')
     assert backend.reader().by_name("Load_Balancer", "abcd") == []
+
+
+@pytest.mark.ovn
+def test_every_named_table_is_found_by_its_kept_uuid(
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
+) -> None:
+    from ovnlb_core.nb import NAMED_TABLES
+
+    other_writer(
+        nb_server,
+        "lsp-add",
+        "sw0",
+        "p0",
+        "--",
+        "lrp-add",
+        "lr0",
+        "rp0",
+        "00:00:00:00:00:01",
+        "10.0.0.1/24",
+    )
+    other_writer(
+        nb_server, "ha-chassis-group-add", "g0", "--", "lb-add", "lb0", "10.0.0.9:80", "10.0.1.5:80"
+    )
+    other_writer(nb_server, "lrp-set-gateway-chassis", "rp0", "ch0", "1")
+    names = {
+        "Logical_Switch": "sw0",
+        "Logical_Switch_Port": "p0",
+        "Logical_Router": "lr0",
+        "Logical_Router_Port": "rp0",
+        "HA_Chassis_Group": "g0",
+        "Gateway_Chassis": "rp0-ch0",
+        "Load_Balancer": "lb0",
+    }
+    assert set(names) == NAMED_TABLES
+    for table, name in names.items():
+        [(uuid, _row)] = backend.reader().by_name(table, name)
+        recorded.clear()
+        assert [u for u, _r in backend.reader().by_name(table, name)] == [uuid]
+        if table == "Gateway_Chassis":  # ovn-nbctl's get has no name for it: find
+            assert recorded == [f"find {table}"]
+        else:
+            assert f"find {table}" not in recorded and f"get {table}" in recorded, table

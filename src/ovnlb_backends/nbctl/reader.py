@@ -29,12 +29,24 @@ from ovnlb_backends.nbctl.syntax import (
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Row
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS
 
-__all__ = ["MAX_CHECKS", "NbctlReader"]
+__all__ = ["GET_BY_NAME", "MAX_CHECKS", "NbctlReader"]
 
 
 #: A value no ``external_ids`` entry ovnlb looks for holds: ``key!=`` it selects the
 #: rows that have the key (ovn-nbctl leaves out rows without it).
 _NO_SUCH_VALUE: Final = "ovnlb:no-such-value"
+#: Tables whose rows ovn-nbctl's ``get`` finds by name (its row ids; not Gateway_Chassis):
+#: only these keep a name's row across requests.
+GET_BY_NAME: Final = frozenset(
+    {
+        "Logical_Switch",
+        "Logical_Switch_Port",
+        "Logical_Router",
+        "Logical_Router_Port",
+        "HA_Chassis_Group",
+        LB,
+    }
+)
 #: Kept for callers that tuned it: a switch's ports of a type are now always found
 #: through the switch's own port set (no candidate is checked one by one).
 MAX_CHECKS: Final = 32
@@ -249,10 +261,17 @@ class NbctlReader:
         condition parsed per row, unlike ``find``): it prints the UUID of the
         only row with that name, nothing when there is none, nothing or an
         error when there are several (any error: the ``find`` answers). A
-        name ovn-nbctl could take for this row's UUID (or a prefix of it), or
-        could not take verbatim, is not checked this way (None: ``find``).
+        table whose names ``get`` does not know, or a name ovn-nbctl could
+        take for this row's UUID (or a prefix of it) or could not take
+        verbatim, is not checked this way (None: ``find``).
         """
-        if not name or name.startswith("-") or "\x00" in name or uuid.startswith(name.lower()):
+        if (
+            table not in GET_BY_NAME
+            or not name
+            or name.startswith("-")
+            or "\x00" in name
+            or uuid.startswith(name.lower())
+        ):
             return None
         known = self._rows[table].get(uuid)  # read already in this request
         cols = ",".join(["_uuid", *light_columns(table)])
