@@ -1296,11 +1296,15 @@ KNOWN_LIMITS = [
     "- nbctl: a switch's router ports are found through the switch's port set (the types "
     "of all its ports, one `list`): O(ports of that switch), where IDL and memory answer "
     "from their indexes.",
-    "- nbctl big NB (member add at N = 1000, daemon, 11 rounds, loaded 2-core machine): "
-    "1.69x the small NB (86 vs 51 ms median; it was 6.7-7.3x). The rest is the holder "
-    "`find`s above; keeping the holders (switch and router UUIDs) like the names, checked "
-    "by listing those rows' `load_balancer`, would need a guard for a holder added by "
-    "another writer (the basis check reads them again).",
+    "- nbctl big NB (member add at N = 1000, daemon, `run.py --big-only nbctl`): 1.42x "
+    "(21 rounds: 48 vs 34 ms median) and 1.52x (41 rounds: 51 vs 33 ms) the small NB, "
+    "from 6.7-7.3x; target 1.2x not met. Traced per daemon request (15 requests, medians): "
+    "what is left is the name check of the load balancer, `get Load_Balancer NAME _uuid`, "
+    "which still compares the name of each of the 10k rows (~8 ms, where the `find` took "
+    "~18 ms; ovn-nbctl has no name index and nothing cheaper tells that no other row took "
+    "the name), the types of the member switch's 1000 ports read by UUID (~4 ms slower "
+    "against the daemon's 51k-port replica, the same reads) and the write (~2 ms). The "
+    "holder `find`s (500 switches, 100 routers) cost ~1.5 ms more in all.",
 ]
 
 
