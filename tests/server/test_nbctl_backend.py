@@ -819,3 +819,195 @@ def test_unixctl_request_shape_reply_parsing_and_timeout(
         "id": requests[0]["id"],
     }
     assert requests[1]["params"] == ["--", "list", "NAT"]
+
+
+# ---------------------------------------------------------------------------
+# Lookups kept across requests (LookupCache): checked against the server
+# ---------------------------------------------------------------------------
+
+POOL = "7d1c3e55-0000-4000-8000-00000000c001"
+
+
+@pytest.fixture
+def recorded(backend: NbctlBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command ``backend`` runs, as its name and table (``find Load_Balancer``)."""
+    names: list[str] = []
+    run = backend.run
+
+    def recording(commands: Any, **kw: Any) -> str:
+        for c in commands:
+            words = [a for a in c if not a.startswith("--")]
+            names.append(" ".join(words[:2]))
+        return run(commands, **kw)
+
+    monkeypatch.setattr(backend, "run", recording)
+    return names
+
+
+def other_writer(nb_server: OvnSandbox, *args: str) -> str:
+    """A write by another client (the sandbox's own ovn-nbctl); its output."""
+    return str(nb_server.nbctl(*args)).strip()
+
+
+def lb_by_other_writer(nb_server: OvnSandbox, name: str, vip: str, **ids: str) -> str:
+    uuid = other_writer(
+        nb_server,
+        "create",
+        "Load_Balancer",
+        f"name={json.dumps(name)}",
+        f'vips:{json.dumps(vip)}="10.0.1.5:80"',
+        "protocol=tcp",
+    )
+    for k, v in ids.items():
+        other_writer(nb_server, "set", "Load_Balancer", uuid, f"external_ids:{k}={json.dumps(v)}")
+    return uuid
+
+
+@pytest.mark.ovn
+def test_name_and_pool_hints_skip_the_scans_and_see_another_writers_changes(
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
+) -> None:
+    from ovnlb_core.rows import find_lb_of_pool
+
+    pool_key = f"pool_{POOL}"
+    first = lb_by_other_writer(nb_server, LB_NAME, "10.0.0.10:80", **{pool_key: ""})
+    assert find_lb_of_pool(backend.reader(), POOL) == LB_NAME
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", LB_NAME)] == [first]
+    # Found once: the next requests read the rows by UUID, with no find (no scan).
+    recorded.clear()
+    reader = backend.reader()
+    assert find_lb_of_pool(reader, POOL) == LB_NAME
+    assert [u for u, _r in reader.by_name("Load_Balancer", LB_NAME)] == [first]
+    assert "find Load_Balancer" not in recorded and "get Load_Balancer" in recorded
+
+    # Another writer adds a second row under the name: both are seen.
+    second = lb_by_other_writer(nb_server, LB_NAME, "10.0.0.10:53")
+    got = [u for u, _r in backend.reader().by_name("Load_Balancer", LB_NAME)]
+    assert got == sorted([first, second])
+    other_writer(nb_server, "destroy", "Load_Balancer", second)
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", LB_NAME)] == [first]
+
+    # Deleted and recreated under the same name (and pool) by another writer.
+    other_writer(nb_server, "destroy", "Load_Balancer", first)
+    again = lb_by_other_writer(nb_server, LB_NAME, "10.0.0.10:80", **{pool_key: ""})
+    reader = backend.reader()
+    assert find_lb_of_pool(reader, POOL) == LB_NAME
+    assert [u for u, _r in reader.by_name("Load_Balancer", LB_NAME)] == [again]
+    assert [u for u, _r in reader.load_balancers_with_external_id([pool_key])] == [again]
+
+    # Renamed by another writer: the old name finds nothing, the new one the row.
+    other_writer(nb_server, "set", "Load_Balancer", again, 'name="renamed"')
+    assert backend.reader().by_name("Load_Balancer", LB_NAME) == []
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", "renamed")] == [again]
+
+    # The pool moved to another load balancer (key removed here, set there).
+    other = lb_by_other_writer(nb_server, "other-lb", "10.0.0.11:80", **{pool_key: ""})
+    other_writer(nb_server, "remove", "Load_Balancer", again, "external_ids", json.dumps(pool_key))
+    assert find_lb_of_pool(backend.reader(), POOL) == "other-lb"
+    assert [u for u, _r in backend.reader().load_balancers_with_external_id([pool_key])] == [other]
+    # And gone: nothing.
+    other_writer(nb_server, "destroy", "Load_Balancer", other)
+    assert find_lb_of_pool(backend.reader(), POOL) is None
+
+
+@pytest.mark.ovn
+def test_name_hint_is_not_fooled_by_names_ovn_nbctl_reads_as_uuids(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    # A row whose name is another row's UUID: ovn-nbctl's `get` finds the row
+    # by UUID first; the hint must not take that for "the only row so named".
+    target = lb_by_other_writer(nb_server, "target", "10.0.0.12:80")
+    named = lb_by_other_writer(nb_server, target, "10.0.0.13:80")
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", target)] == [named]
+    twin = lb_by_other_writer(nb_server, target, "10.0.0.14:80")
+    got = [u for u, _r in backend.reader().by_name("Load_Balancer", target)]
+    assert got == sorted([named, twin])
+    # A name that is a prefix of its own row's UUID is never checked by `get`.
+    prefix = lb_by_other_writer(nb_server, "p", "10.0.0.15:80")
+    other_writer(nb_server, "set", "Load_Balancer", prefix, f'name="{prefix[:8]}"')
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", prefix[:8])] == [prefix]
+    dup = lb_by_other_writer(nb_server, prefix[:8], "10.0.0.16:80")
+    got = [u for u, _r in backend.reader().by_name("Load_Balancer", prefix[:8])]
+    assert got == sorted([prefix, dup])
+
+
+@pytest.mark.ovn
+def test_switch_ports_of_a_type_follow_another_writer(
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
+) -> None:
+    other_writer(nb_server, "lsp-add", "sw0", "vm1", "--", "lsp-add", "sw1", "rp-other")
+    other_writer(nb_server, "lsp-set-type", "rp-other", "router")
+    [(ls, _row)] = backend.reader().by_name("Logical_Switch", "sw0")
+    assert backend.reader().switch_ports_of_type(ls, "router") == []
+    other_writer(nb_server, "lsp-add", "sw0", "rp1", "--", "lsp-set-type", "rp1", "router")
+    recorded.clear()
+    found = backend.reader().switch_ports_of_type(ls, "router")
+    assert [r["name"] for _u, r in found] == ["rp1"]
+    assert "find Logical_Switch_Port" not in recorded  # from the switch's own ports
+    other_writer(nb_server, "lsp-set-type", "rp1", "")
+    assert backend.reader().switch_ports_of_type(ls, "router") == []
+    plain = backend.reader().switch_ports_of_type(ls, "")
+    assert sorted(r["name"] for _u, r in plain) == ["rp1", "vm1"]
+    assert [u for u, _r in plain] == sorted(u for u, _r in plain)
+
+
+@pytest.mark.ovn
+def test_name_hint_check_that_ovn_nbctl_refuses_falls_back_to_the_find(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    # `get` of a name no row has, which begins two rows' UUIDs, is an error in ovn-nbctl
+    # ("2 or more rows whose UUIDs begin with"): a miss, not a failed request.
+    for suffix, name in (("0001", "x1"), ("0002", "x2")):
+        other_writer(
+            nb_server,
+            f"--id=abcd0000-0000-4000-8000-00000000{suffix}",
+            "create",
+            "Load_Balancer",
+            f'name="{name}"',
+        )
+    named = lb_by_other_writer(nb_server, "abcd", "10.0.0.17:80")
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", "abcd")] == [named]
+    other_writer(nb_server, "set", "Load_Balancer", named, 'name="gone"')
+    assert backend.reader().by_name("Load_Balancer", "abcd") == []
+
+
+@pytest.mark.ovn
+def test_every_named_table_is_found_by_its_kept_uuid(
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
+) -> None:
+    from ovnlb_core.nb import NAMED_TABLES
+
+    other_writer(
+        nb_server,
+        "lsp-add",
+        "sw0",
+        "p0",
+        "--",
+        "lrp-add",
+        "lr0",
+        "rp0",
+        "00:00:00:00:00:01",
+        "10.0.0.1/24",
+    )
+    other_writer(
+        nb_server, "ha-chassis-group-add", "g0", "--", "lb-add", "lb0", "10.0.0.9:80", "10.0.1.5:80"
+    )
+    other_writer(nb_server, "lrp-set-gateway-chassis", "rp0", "ch0", "1")
+    names = {
+        "Logical_Switch": "sw0",
+        "Logical_Switch_Port": "p0",
+        "Logical_Router": "lr0",
+        "Logical_Router_Port": "rp0",
+        "HA_Chassis_Group": "g0",
+        "Gateway_Chassis": "rp0-ch0",
+        "Load_Balancer": "lb0",
+    }
+    assert set(names) == NAMED_TABLES
+    for table, name in names.items():
+        [(uuid, _row)] = backend.reader().by_name(table, name)
+        recorded.clear()
+        assert [u for u, _r in backend.reader().by_name(table, name)] == [uuid]
+        if table == "Gateway_Chassis":  # ovn-nbctl's get has no name for it: find
+            assert recorded == [f"find {table}"]
+        else:
+            assert f"find {table}" not in recorded and f"get {table}" in recorded, table

@@ -70,10 +70,16 @@ What this backend cannot guarantee (unlike :class:`~ovnlb_backends.idl.IdlBacken
 
 Reading (:meth:`NbctlBackend.reader`): every lookup a request makes is a
 targeted read (``find`` by name, by referenced row, by ``external_ids``
-value, by port type; ``list`` of given UUIDs), in the canonical form of
+value; ``list`` of given UUIDs), in the canonical form of
 :mod:`ovnlb_core.nb`; only iterating ``rows(table)`` lists a whole table.
-Through a daemon, whose replica is already loaded, a request's reads then
-cost the rows they return, however many load balancers and ports NB holds.
+ovn-nbctl's replica has no indexes, so a ``find`` scans its table; the
+backend's :class:`LookupCache` keeps where a name's only row and a pool
+key's rows were found, and later requests read those rows by UUID (a hash
+lookup), using them only when the same reply shows they still answer the
+lookup (the name's only row, checked with ``get TABLE NAME _uuid``; the
+pool key still in the row), else the ``find``. A switch's ports of a type
+come from its own port set. Through a daemon, whose replica is already
+loaded, a warm request's reads then cost about the rows they return.
 
 Daemon mode: ``daemon=True`` starts ``ovn-nbctl --detach`` in a private
 temporary folder (stopped by :meth:`NbctlBackend.close`); with ``daemon=None``
@@ -121,7 +127,8 @@ Talking to a daemon (and large values):
   row`` (``TryAgain``: the caller re-reads and re-plans).
 
 Modules: :mod:`.syntax` (value syntax, JSON output), :mod:`.reader`
-(:class:`NbctlReader`), :mod:`.commands` (plan -> commands), :mod:`.process`
+(:class:`NbctlReader`), :mod:`.cache` (:class:`LookupCache`, where rows were
+found, kept across requests), :mod:`.commands` (plan -> commands), :mod:`.process`
 (subprocesses, the daemon), :mod:`.backend` (:class:`NbctlBackend`),
 :mod:`.format` (``ovn-nbctl list``-style rendering).
 """
@@ -129,8 +136,17 @@ Modules: :mod:`.syntax` (value syntax, JSON output), :mod:`.reader`
 from __future__ import annotations
 
 from ovnlb_backends.nbctl.backend import NbctlBackend
+from ovnlb_backends.nbctl.cache import LookupCache
 from ovnlb_backends.nbctl.process import ARG_LIMIT, NbctlProcess
 from ovnlb_backends.nbctl.reader import NbctlReader
 from ovnlb_backends.nbctl.syntax import Command, quote_string
 
-__all__ = ["ARG_LIMIT", "Command", "NbctlBackend", "NbctlProcess", "NbctlReader", "quote_string"]
+__all__ = [
+    "ARG_LIMIT",
+    "Command",
+    "LookupCache",
+    "NbctlBackend",
+    "NbctlProcess",
+    "NbctlReader",
+    "quote_string",
+]

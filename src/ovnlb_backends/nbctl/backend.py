@@ -38,7 +38,7 @@ class NbctlBackend(NbctlProcess):
 
     def reader(self) -> NbctlReader:
         """A read view whose lookups are targeted reads (see :class:`NbctlReader`)."""
-        return NbctlReader(self)
+        return NbctlReader(self, self.lookup_cache)
 
     def connected(self) -> bool:
         """True: ovn-nbctl reports an unreachable NB as a failed invocation, not ahead of it."""
@@ -65,7 +65,19 @@ class NbctlBackend(NbctlProcess):
         cmds, touched = plan_commands(plan)  # validates every value before anything runs
         if basis is not None and self.check_basis:
             self._check_basis(basis)
-        self._write(cmds, touched)
+        try:
+            self._write(cmds, touched)
+        finally:
+            self._forget_written(plan)
+
+    def _forget_written(self, plan: Plan) -> None:
+        """Drop the lookup hints a plan's writes may have made wrong (whether or not it
+        committed). They would be caught when next used; this saves that miss."""
+        cache = self.lookup_cache
+        for r in plan.lb_inserts:
+            cache.forget_name(LB, r.name)
+        cache.forget_rows(plan.lb_deletes)
+        cache.forget_rows(u.uuid for u in plan.lb_updates if u.external_ids.delete)
 
     def apply_raw(self, ops: Sequence[rawops.RawOp]) -> None:
         """Apply Neutron-style raw operations in one write invocation (whole-column writes).
@@ -80,6 +92,7 @@ class NbctlBackend(NbctlProcess):
             raise BackendError(str(exc)) from exc
         cmds = raw_commands(resolved)
         if cmds:
+            self.lookup_cache.forget()
             self._write(cmds, set())
 
     def _write(self, cmds: Sequence[Command], touched: set[str]) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ovnlb_backends.base import BackendError
+from ovnlb_backends.nbctl.cache import LookupCache
 from ovnlb_backends.nbctl.syntax import Command
 from ovnlb_backends.sandbox import stop_process
 
@@ -127,6 +128,8 @@ class NbctlProcess:
         ]
         self._txns = 0
         self._invocations = 0
+        #: Where the readers found rows (UUID hints kept across requests, see :class:`LookupCache`).
+        self.lookup_cache = LookupCache()
         self._daemon_dir: Path | None = None
         self._daemon_pid: int | None = None
         self.daemon_socket: str | None = None

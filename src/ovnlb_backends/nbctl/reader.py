@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
+from ovnlb_backends.base import BackendError
+from ovnlb_backends.nbctl.cache import LookupCache
 from ovnlb_backends.nbctl.process import NbctlProcess
 from ovnlb_backends.nbctl.syntax import (
     HC,
@@ -22,18 +24,31 @@ from ovnlb_backends.nbctl.syntax import (
     list_cmd,
     parse_tables,
     quote_string,
+    split_tables,
 )
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Row
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS
 
-__all__ = ["MAX_CHECKS", "NbctlReader"]
+__all__ = ["GET_BY_NAME", "MAX_CHECKS", "NbctlReader"]
 
 
 #: A value no ``external_ids`` entry ovnlb looks for holds: ``key!=`` it selects the
 #: rows that have the key (ovn-nbctl leaves out rows without it).
 _NO_SUCH_VALUE: Final = "ovnlb:no-such-value"
-_ROUTER_TYPE: Final = 'type="router"'
-#: Up to this many candidate ports are checked one by one for being on a switch.
+#: Tables whose rows ovn-nbctl's ``get`` finds by name (its row ids; not Gateway_Chassis):
+#: only these keep a name's row across requests.
+GET_BY_NAME: Final = frozenset(
+    {
+        "Logical_Switch",
+        "Logical_Switch_Port",
+        "Logical_Router",
+        "Logical_Router_Port",
+        "HA_Chassis_Group",
+        LB,
+    }
+)
+#: Kept for callers that tuned it: a switch's ports of a type are now always found
+#: through the switch's own port set (no candidate is checked one by one).
 MAX_CHECKS: Final = 32
 
 
@@ -92,19 +107,25 @@ class NbctlReader:
     """NB rows read through ovn-nbctl, each question a targeted read.
 
     Implements :class:`~ovnlb_backends.base.Reader`: a lookup is a ``find``
-    (by name, by referenced row, by ``external_ids`` value, by port type) or
-    a ``list`` of the UUIDs wanted, so its cost follows the rows it returns,
-    not the size of the tables (through a daemon, which keeps its replica;
-    a direct invocation still loads the tables it touches from the server).
-    Answers are kept for the reader's life: take a new reader to see later
-    changes. Only iterating ``rows(table)`` lists a whole table. The reads
-    are separate invocations, so unlike one ``list`` of every table they
-    are not one snapshot: commits check their basis again (see
-    :meth:`NbctlBackend.commit`). Rows are shared: treat them as read-only.
+    (by name, by referenced row, by ``external_ids`` value) or a ``list`` of
+    the UUIDs wanted (a hash lookup through a daemon, which keeps its
+    replica; a direct invocation still loads the tables it touches from the
+    server). A ``find`` scans its table, so with a ``cache`` (kept across
+    readers by the backend) a lookup by name or by pool key first reads the
+    rows found there last time, by UUID, and uses them only when that same
+    reply shows they still answer it; see :meth:`by_name` and
+    :meth:`load_balancers_with_external_id`. A switch's ports of a type
+    come from its own port set. Answers are kept for the reader's life:
+    take a new reader to see later changes. Only iterating ``rows(table)``
+    lists a whole table. The reads are separate invocations, so unlike one
+    ``list`` of every table they are not one snapshot: commits check their
+    basis again (see :meth:`NbctlBackend.commit`). Rows are shared: treat
+    them as read-only.
     """
 
-    def __init__(self, backend: NbctlProcess) -> None:
+    def __init__(self, backend: NbctlProcess, cache: LookupCache | None = None) -> None:
         self._backend = backend
+        self._cache = cache if cache is not None else LookupCache()
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._rows: dict[str, dict[str, Row | None]] = {t: {} for t in SCHEMA}
         self._tables: dict[str, dict[str, Row]] = {}
@@ -124,23 +145,24 @@ class NbctlReader:
             return []
         out = self._backend.run([c for _t, c in commands], json_output=True, read_only=True)
         parsed = parse_tables(out, [t for t, _c in commands])
-        result: list[dict[str, Row]] = []
-        for i, (table, rows) in enumerate(parsed):
-            if rows_upto is not None and i >= rows_upto:
-                result.append(dict(rows))
-                continue
-            heavy = HEAVY.get(table)
-            got: dict[str, Row] = {}
-            for u, r in rows.items():
-                row: Row = r
-                if heavy and any(c not in r for c in heavy):
-                    row = _LazyRow(self, table, u, r)
-                cached = self._rows[table].get(u)
-                # One object per row for the reader's life: answers stay consistent.
-                got[u] = cached if cached is not None else row
-                self._rows[table][u] = got[u]
-            result.append(got)
-        return result
+        return [
+            dict(rows) if rows_upto is not None and i >= rows_upto else self._adopt(table, rows)
+            for i, (table, rows) in enumerate(parsed)
+        ]
+
+    def _adopt(self, table: str, rows: Mapping[str, dict[str, Any]]) -> dict[str, Row]:
+        """Printed rows as this reader's rows (lazy for missing heavy columns)."""
+        heavy = HEAVY.get(table)
+        got: dict[str, Row] = {}
+        for u, r in rows.items():
+            row: Row = r
+            if heavy and any(c not in r for c in heavy):
+                row = _LazyRow(self, table, u, r)
+            cached = self._rows[table].get(u)
+            # One object per row for the reader's life: answers stay consistent.
+            got[u] = cached if cached is not None else row
+            self._rows[table][u] = got[u]
+        return got
 
     def _find(self, table: str, *conditions: str) -> list[tuple[str, Row]]:
         key = ("find", table, *conditions)
@@ -183,18 +205,6 @@ class NbctlReader:
         row = rows.get(uuid)
         return row if row is not None else {c: SCHEMA[table][c].default() for c in columns}
 
-    def _uuids(self, table: str, condition: str) -> list[str]:
-        """UUIDs of the rows of ``table`` matching ``condition`` (sorted; answer kept)."""
-        key = ("uuids", table, condition)
-        found = self._memo.get(key)
-        if found is None:
-            out = self._backend.run(
-                [["--columns=_uuid", "find", table, condition]], json_output=True, read_only=True
-            )
-            ((_t, rows),) = parse_tables(out, [table])
-            found = self._memo[key] = sorted(rows)
-        return list(found)
-
     def _list_rows(self, table: str, uuids: Sequence[str]) -> list[tuple[str, Row]]:
         """Rows by UUID (those not read yet in one ``list``), sorted by UUID."""
         cache = self._rows[table]
@@ -229,17 +239,60 @@ class NbctlReader:
         if table not in NAMED_TABLES:
             return []
         cond = f"name={quote_string(name, f'{table}.name')}"
-        key = ("uuids", "Logical_Switch_Port", _ROUTER_TYPE)
-        if table == "Logical_Switch" and key not in self._memo:
-            # A request that looks at a network asks next for its router ports:
-            # the UUIDs of the router-type ports (of every network) come along.
-            extra = [("Logical_Switch_Port", ["--columns=_uuid", "find", *key[1:]])]
-            (router_ports,) = self._find_many([(table, [cond])], extra)
-            self._memo[key] = sorted(router_ports)
-        found = self._find(table, cond)
+        key = ("find", table, cond)
+        if key not in self._memo:
+            hint = self._cache.name(table, name)
+            known = self._named_row(table, name, hint) if hint is not None else None
+            if known is not None:
+                self._memo[key] = [(hint, known)]
+            else:
+                found = self._find(table, cond)
+                self._cache.set_name(table, name, [u for u, _r in found])
+        found = list(self._memo[key])
         if table == LB and found:
             self._prefetch_lbs(found)
         return found
+
+    def _named_row(self, table: str, name: str, uuid: str) -> Row | None:
+        """Row ``uuid`` if it is still the only row of ``table`` named ``name``, else None.
+
+        One request: the row by UUID, and ``--if-exists get TABLE NAME _uuid``,
+        which ovn-nbctl answers by comparing every row's name in C (no
+        condition parsed per row, unlike ``find``): it prints the UUID of the
+        only row with that name, nothing when there is none, nothing or an
+        error when there are several (any error: the ``find`` answers). A
+        table whose names ``get`` does not know, or a name ovn-nbctl could
+        take for this row's UUID (or a prefix of it) or could not take
+        verbatim, is not checked this way (None: ``find``).
+        """
+        if (
+            table not in GET_BY_NAME
+            or not name
+            or name.startswith("-")
+            or "\x00" in name
+            or uuid.startswith(name.lower())
+        ):
+            return None
+        known = self._rows[table].get(uuid)  # read already in this request
+        cols = ",".join(["_uuid", *light_columns(table)])
+        commands: list[Command] = (
+            [] if known else [["--if-exists", f"--columns={cols}", "list", table, uuid]]
+        )
+        commands.append(["--if-exists", "get", table, name, "_uuid"])
+        try:
+            out = self._backend.run(commands, json_output=True, read_only=True)
+        except BackendError:
+            # Several rows so named ("multiple rows in ... match"), or no row so
+            # named and several whose UUIDs begin with the name: the find says.
+            return None
+        if known:
+            ok = known.get("name") == name and out.strip() == uuid
+            return known if ok else None
+        ((_t, rows),), rest = split_tables(out, [table])
+        row = rows.get(uuid)
+        if row is None or row.get("name") != name or rest.strip() != uuid:
+            return None
+        return self._adopt(table, {uuid: row})[uuid]
 
     def _prefetch_lbs(self, lbs: list[tuple[str, Row]]) -> None:
         """The health checks and holders of load balancer rows, in one invocation.
@@ -304,36 +357,36 @@ class NbctlReader:
     def switch_ports_of_type(self, ls_uuid: str, port_type: str) -> list[tuple[str, Row]]:
         """Ports of switch ``ls_uuid`` whose ``type`` is ``port_type``, by UUID.
 
-        The UUIDs of the ports of that type (of every switch: router ports are
-        few next to VM ports), which of them the switch holds, then their rows.
+        From the switch's own port set (``list Logical_Switch UUID``), the
+        types of those ports (one ``list``), then the rows of the matching
+        ones: O(ports of that switch), flat in the rest of NB.
         """
         key = ("ports_of_type", ls_uuid, port_type)
         found = self._memo.get(key)
         if found is None:
-            cond = f"type={quote_string(port_type, 'type')}"
-            held = self._on_switch(ls_uuid, self._uuids("Logical_Switch_Port", cond))
-            found = self._memo[key] = self._list_rows("Logical_Switch_Port", held)
+            found = self._memo[key] = self._list_rows(
+                "Logical_Switch_Port", self._typed_ports(ls_uuid).get(port_type, [])
+            )
         return list(found)
 
-    def _on_switch(self, ls_uuid: str, candidates: list[str]) -> list[str]:
-        try:
-            ls = str(uuidlib.UUID(ls_uuid))
-        except (ValueError, TypeError, AttributeError):
-            return []
-        if not candidates:
-            return []
-        if len(candidates) > MAX_CHECKS:
-            # Many networks with router ports: one read of the switch's port set
-            # costs less than a check per candidate.
-            ls_row = self.row("Logical_Switch", ls)
-            held_ports = set(ls_row["ports"]) if ls_row is not None else set()
-            return [c for c in candidates if c in held_ports]
-        checks: list[tuple[str, Command]] = [
-            ("Logical_Switch", ["--columns=_uuid", "find", "Logical_Switch", f"ports{{>=}}{u}"])
-            for u in candidates
-        ]
-        held = self._find_many([], checks)
-        return [c for c, rows in zip(candidates, held, strict=True) if ls in rows]
+    def _typed_ports(self, ls_uuid: str) -> dict[str, list[str]]:
+        """The ports of switch ``ls_uuid`` by ``type`` (answer kept)."""
+        key = ("port_types", ls_uuid)
+        by_type: dict[str, list[str]] | None = self._memo.get(key)
+        if by_type is None:
+            by_type = {}
+            try:
+                ls = str(uuidlib.UUID(ls_uuid))
+            except (ValueError, TypeError, AttributeError):
+                ls = ""
+            ports = self._columns("Logical_Switch", ls, ["ports"])["ports"] if ls else ()
+            if ports:
+                cmd = ["--if-exists", "--columns=_uuid,type", "list", "Logical_Switch_Port"]
+                (typed,) = self._query([("Logical_Switch_Port", [*cmd, *sorted(ports)])], 0)
+                for u in sorted(typed):
+                    by_type.setdefault(str(typed[u].get("type", "")), []).append(u)
+            self._memo[key] = by_type
+        return by_type
 
     def switch_ports_with_address(self, ls_uuid: str, address: str) -> list[tuple[str, Row]]:
         """Ports of switch ``ls_uuid`` with the token ``address`` in ``addresses``, by UUID.
@@ -369,19 +422,39 @@ class NbctlReader:
         )
 
     def load_balancers_with_external_id(self, keys: Sequence[str]) -> list[tuple[str, Row]]:
-        """``Load_Balancer`` rows whose external_ids has one of ``keys``, by UUID (``find``)."""
+        """``Load_Balancer`` rows whose external_ids has one of ``keys``, by UUID.
+
+        The rows found last time (the backend's cache) are read whole by UUID,
+        as the request will read them next anyway; they are the answer when
+        each still holds one of ``keys``. Otherwise (and the first time), a
+        ``find`` per key, names only (a pool's row can be megabytes). A row
+        that gained one of ``keys`` while the remembered ones kept theirs (two
+        load balancers claiming one pool) is not seen until those lose it.
+        """
+        memo_key = ("with_external_id", *keys)
+        if memo_key in self._memo:
+            return list(self._memo[memo_key])
+        hint = self._cache.pool(keys)
+        if hint:
+            (rows,) = self._query([(LB, list_cmd(LB, hint, if_exists=True))])
+            if all(
+                u in rows and any(k in rows[u].get("external_ids", {}) for k in keys) for u in hint
+            ):
+                found = self._memo[memo_key] = sorted(rows.items())
+                return list(found)
         where = "Load_Balancer.external_ids"
         commands: list[tuple[str, Command]] = []
         for key in keys:
             cond = f"external_ids:{quote_string(key, where)}!={quote_string(_NO_SUCH_VALUE)}"
-            # Names only (a pool's row can be megabytes): the rest when read.
             commands.append((LB, ["--columns=_uuid,name", "find", LB, cond]))
-        found: dict[str, Row] = {}
-        for rows in self._query(commands, rows_upto=0):
-            for u, r in rows.items():
+        by_uuid: dict[str, Row] = {}
+        for got in self._query(commands, rows_upto=0):
+            for u, r in got.items():
                 cached = self._rows[LB].get(u)
-                found[u] = cached if cached is not None else _LazyRow(self, LB, u, dict(r))
-        return sorted(found.items())
+                by_uuid[u] = cached if cached is not None else _LazyRow(self, LB, u, dict(r))
+        found = self._memo[memo_key] = sorted(by_uuid.items())
+        self._cache.set_pool(keys, [u for u, _r in found])
+        return list(found)
 
     def load_balancers_with_mapping(self, key: str, value: str) -> list[tuple[str, Row]]:
         """``Load_Balancer`` rows with ``ip_port_mappings[key] == value``, by UUID (``find``)."""

@@ -32,6 +32,7 @@ __all__ = [
     "map_items",
     "parse_tables",
     "quote_string",
+    "split_tables",
     "value_atom",
 ]
 
@@ -129,6 +130,14 @@ def parse_tables(out: str, tables: Sequence[str]) -> list[tuple[str, dict[str, d
 
     Rows hold the printed columns (``_uuid`` aside) in canonical form.
     """
+    return split_tables(out, tables)[0]
+
+
+def split_tables(
+    out: str, tables: Sequence[str]
+) -> tuple[list[tuple[str, dict[str, dict[str, Any]]]], str]:
+    """:func:`parse_tables` of the first ``len(tables)`` objects, and the text after them
+    (what later non-table commands, such as ``get``, printed)."""
     decoder = json.JSONDecoder()
     result: list[tuple[str, dict[str, dict[str, Any]]]] = []
     pos = 0
@@ -147,7 +156,7 @@ def parse_tables(out: str, tables: Sequence[str]) -> list[tuple[str, dict[str, d
             result.append((table, rows))
     except (ValueError, KeyError, TypeError) as exc:
         raise BackendError(f"cannot parse ovn-nbctl output: {exc}: {out[:200]!r}") from None
-    return result
+    return result, out[pos:]
 
 
 def list_cmd(table: str, records: Sequence[str] = (), *, if_exists: bool = False) -> Command:
