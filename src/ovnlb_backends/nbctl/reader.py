@@ -29,7 +29,7 @@ from ovnlb_backends.nbctl.syntax import (
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Row
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS
 
-__all__ = ["GET_BY_NAME", "MAX_CHECKS", "NbctlReader"]
+__all__ = ["GET_BY_NAME", "NbctlReader"]
 
 
 #: A value no ``external_ids`` entry ovnlb looks for holds: ``key!=`` it selects the
@@ -47,9 +47,6 @@ GET_BY_NAME: Final = frozenset(
         LB,
     }
 )
-#: Kept for callers that tuned it: a switch's ports of a type are now always found
-#: through the switch's own port set (no candidate is checked one by one).
-MAX_CHECKS: Final = 32
 
 
 class _LazyRow(Mapping[str, Any]):
