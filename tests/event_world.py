@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ovnlb_backends.base import Backend
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_backends.service.replay import load
@@ -206,6 +207,11 @@ def extra_subnets() -> list[dict[str, Any]]:
 def replay_steps(doc: Mapping[str, Any], upto: int) -> tuple[MemoryBackend, OvnLbDriver]:
     """A memory backend with the file's topology and its steps ``0..upto-1`` applied."""
     backend = MemoryBackend()
+    return backend, replay_onto(backend, doc, upto)
+
+
+def replay_onto(backend: Backend, doc: Mapping[str, Any], upto: int) -> OvnLbDriver:
+    """The file's topology and steps ``0..upto-1`` written through ``backend``; its driver."""
     backend.apply_raw(initial_ops(doc["nb_initial"]))
     subnets = subnets_from_neutron([*doc["neutron"]["subnets"], *extra_subnets()])
     driver = OvnLbDriver(backend, subnets, OctaviaView())
@@ -216,7 +222,7 @@ def replay_steps(doc: Mapping[str, Any], upto: int) -> tuple[MemoryBackend, OvnL
         handle(driver, step["request"])
         if step.get("nb_changes_after"):
             backend.apply_raw(step["nb_changes_after"])
-    return backend, driver
+    return driver
 
 
 def make_lb(driver: OvnLbDriver, lb_id: str, key: str) -> None:

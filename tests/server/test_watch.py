@@ -26,12 +26,12 @@ from event_world import (
     R1,
     VIP_PORT,
     VM1_PORT,
-    extra_subnets,
     holders,
     ls_of,
     make_lb,
     member_nat_ops,
     network_ops,
+    replay_onto,
     with_router_nat,
 )
 from ovnlb_backends.idl import IdlBackend
@@ -69,17 +69,7 @@ def setup_world(
 ) -> tuple[IdlBackend, OvnLbDriver]:
     """The file's topology and steps ``0..upto-1``, written by a separate IDL connection."""
     backend = IdlBackend(sandbox.nb_remote)
-    backend.apply_raw(initial_ops(doc["nb_initial"]))
-    subnets = subnets_from_neutron([*doc["neutron"]["subnets"], *extra_subnets()])
-    driver = OvnLbDriver(backend, subnets, OctaviaView())
-    for step in doc["steps"][:upto]:
-        if step.get("nb_changes"):
-            backend.apply_raw(step["nb_changes"])
-        driver.view.apply_changes(step.get("octavia_changes") or {})
-        handle(driver, step["request"])
-        if step.get("nb_changes_after"):
-            backend.apply_raw(step["nb_changes_after"])
-    return backend, driver
+    return backend, replay_onto(backend, doc, upto)
 
 
 def start(sandbox: OvnSandbox, statuses: list[Payload] | None = None, **kw: Any) -> Watcher:
