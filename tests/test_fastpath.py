@@ -155,7 +155,8 @@ def _edit_row(data: st.DataObject, row: ProtocolRow, edit: str) -> ProtocolRow:
         d = dict(kv for kv, k in zip(pairs, keep, strict=True) if k)
         for _ in range(data.draw(st.integers(0, 3))):
             d[data.draw(members).id] = data.draw(statuses)
-        if d and data.draw(st.booleans()):
+        change: bool = data.draw(st.booleans())
+        if d and change:
             d[next(iter(d))] = data.draw(statuses)
         pairs = list(d.items())
     new_pool = attrs.evolve(pool, members=tuple(ms))
