@@ -10,7 +10,8 @@ ranges and refuses any text that would corrupt the external_ids grammar
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -24,6 +25,7 @@ __all__ = [
     "Listener",
     "LoadBalancer",
     "Member",
+    "MemberColumns",
     "OctaviaView",
     "Pool",
     "SessionPersistence",
@@ -242,6 +244,93 @@ def _member_fast(d: dict[str, Any]) -> Member | None:
         weight,
         False if backup is None else backup,
     )
+
+
+_NONE = type(None)
+_dict_get = dict.get
+
+
+@attrs.frozen
+class MemberColumns:
+    """A batch of usual members (what :func:`_member_fast` accepts), column by column.
+
+    :meth:`of` reads a ``member_batch_update`` batch at C speed (maps over the
+    dicts, no call per member): a batch it accepts is one whose every member
+    ``Member.from_dict({**m, "pool_id": pool_id})`` turns into a :class:`Member`
+    without an error, and :meth:`member` gives that same Member. Any other batch
+    (None) takes the member-by-member path, with its errors.
+    """
+
+    pool_id: str
+    ids: list[str]
+    addresses: list[str]
+    ports: list[int]
+    #: ``None``: no subnet given.
+    subnets: list[str | None]
+    admins: list[bool]
+    weights: list[int | None]
+    backups: list[bool]
+
+    @classmethod
+    def of(cls, members: Sequence[Any], pool_id: str) -> MemberColumns | None:
+        """The batch's columns, or None when a member is not of the usual shape."""
+        if type(pool_id) is not str or _uuid(pool_id) is None or not members:
+            return None
+        if set(map(type, members)) != {dict}:
+            return None
+
+        def col(key: str, default: Any = None) -> list[Any]:
+            return list(map(_dict_get, members, repeat(key), repeat(default)))
+
+        ids = col("member_id")
+        addresses = col("address")
+        ports = col("protocol_port")
+        subnets = col("subnet_id")
+        admins = col("admin_state_up", True)
+        weights = col("weight")
+        backups = col("backup", False)
+        if (
+            set(map(type, ids)) != {str}
+            or not all(map(_uuid, ids))
+            or set(map(type, addresses)) != {str}
+            or not all(map(_ipv4, addresses))
+            or set(map(type, ports)) != {int}
+            or min(ports) < 1
+            or max(ports) > 65535
+            or not set(map(type, subnets)) <= {str, _NONE}
+            or not all(map(_uuid, set(subnets) - {None}))
+            or not set(map(type, admins)) <= {bool, _NONE}
+            or not set(map(type, backups)) <= {bool, _NONE}
+            or not set(map(type, weights)) <= {int, _NONE}
+            or set(map(type, col("monitor_address"))) != {_NONE}
+            or set(map(type, col("monitor_port"))) != {_NONE}
+        ):
+            return None
+        given = set(weights) - {None}
+        if given and (min(given) < 0 or max(given) > 256):
+            return None
+        if None in set(admins):
+            admins = [True if a is None else a for a in admins]
+        if None in set(backups):
+            backups = [False if b is None else b for b in backups]
+        return cls(pool_id, ids, addresses, ports, subnets, admins, weights, backups)
+
+    def member(self, i: int) -> Member:
+        """Member ``i`` (as ``Member.from_dict`` makes it)."""
+        return Member(
+            self.ids[i],
+            self.pool_id,
+            self.addresses[i],
+            self.ports[i],
+            self.subnets[i],
+            self.admins[i],
+            self.weights[i],
+            self.backups[i],
+        )
+
+    def members(self) -> list[Member]:
+        """Every member, in order."""
+        return [self.member(i) for i in range(len(self.ids))]
 
 
 @attrs.frozen

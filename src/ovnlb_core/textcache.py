@@ -126,10 +126,23 @@ class _StatusMemo:
         self.items = items
 
 
+_KEY = operator.itemgetter(0)
+_VALUE = operator.itemgetter(1)
+
+
 def _str_pairs(pairs: Sequence[Any]) -> bool:
-    return all(
-        type(p) is tuple and len(p) == 2 and type(p[0]) is str and type(p[1]) is str for p in pairs
+    """Every pair a 2-tuple of strings (exact types), checked at C speed."""
+    return (
+        set(map(type, pairs)) <= {tuple}
+        and set(map(len, pairs)) <= {2}
+        and set(map(type, map(_KEY, pairs))) <= {str}
+        and set(map(type, map(_VALUE, pairs))) <= {str}
     )
+
+
+def _offline(pairs: Sequence[tuple[str, str]]) -> set[str]:
+    """The keys whose value is ``OFFLINE``, at C speed."""
+    return set(compress(map(_KEY, pairs), map("OFFLINE".__eq__, map(_VALUE, pairs))))
 
 
 def _status_item(pair: tuple[str, str]) -> str:
@@ -398,6 +411,8 @@ class RowCache:
             new = self._splice_statuses(memo, pairs)
             if new is None:
                 new = self._append_statuses(memo, pairs)
+            if new is None:
+                new = self._select_statuses(memo, pairs)
             if new is not None:
                 self._count("status_splice")
                 self._put(self._statuses, key, new)
@@ -409,7 +424,7 @@ class RowCache:
         if exact:
             new.unique = True
             new.keys = set(as_dict)
-            new.offline = {k for k, v in pairs if v == "OFFLINE"}
+            new.offline = _offline(pairs)
         self._put(self._statuses, key, new)
         return new
 
@@ -424,12 +439,12 @@ class RowCache:
         """
         o = old.pairs
         if old.unique is None:
-            old.unique = _str_pairs(o) and len(set(k for k, _ in o)) == len(o)
+            old.unique = _str_pairs(o) and len(set(map(_KEY, o))) == len(o)
         if not old.unique:
             return None
         if old.keys is None or old.offline is None:
-            old.keys = {k for k, _ in o}
-            old.offline = {k for k, v in o if v == "OFFLINE"}
+            old.keys = set(map(_KEY, o))
+            old.offline = _offline(o)
         p = _common_prefix(o, pairs)
         s = _common_suffix(o, pairs, min(len(o), len(pairs)) - p)
         middle = pairs[p : len(pairs) - s]
@@ -442,17 +457,7 @@ class RowCache:
         keys = old.keys
         if any(k in keys and k not in gone for k in new_keys):
             return None  # a key twice in ``pairs``
-        if old.items is None:
-            text = old.text  # canonical: ``{`` + the items joined by ``, `` + ``}``
-            if not o:
-                old.items = []
-            elif text.count(", ") == len(o) - 1:
-                # No item holds ", " (an item starts and ends with a quote): a split
-                # at every ", " gives exactly the items.
-                old.items = text[1:-1].split(", ")
-            else:
-                old.items = [_status_item(kv) for kv in o]
-        items = _splice(old.items, p, s, [_status_item(kv) for kv in middle])
+        items = _splice(RowCache._status_items(old), p, s, [_status_item(kv) for kv in middle])
         keys -= gone
         keys.update(new_keys)
         offline = old.offline
@@ -467,6 +472,60 @@ class RowCache:
             unique=True,
             keys=keys,
             offline=offline,
+            items=items,
+        )
+
+    @staticmethod
+    def _status_items(old: _StatusMemo) -> list[str]:
+        """``old.items``, built from its canonical text when not yet known (unique pairs)."""
+        if old.items is None:
+            o = old.pairs
+            text = old.text  # canonical: ``{`` + the items joined by ``, `` + ``}``
+            if not o:
+                old.items = []
+            elif text.count(", ") == len(o) - 1:
+                # No item holds ", " (an item starts and ends with a quote): a split
+                # at every ", " gives exactly the items.
+                old.items = text[1:-1].split(", ")
+            else:
+                old.items = [_status_item(kv) for kv in o]
+        return old.items
+
+    @staticmethod
+    def _select_statuses(
+        old: _StatusMemo, pairs: tuple[tuple[str, str], ...]
+    ) -> _StatusMemo | None:
+        """The memo of ``pairs`` when they are some of ``old``'s pairs (by value), in their
+        order, then new ones, all keys distinct (what ``member_batch_update`` makes): the
+        kept pairs' items are picked at C speed, only the new ones are built. None
+        otherwise."""
+        o = old.pairs
+        if old.unique is None:
+            old.unique = _str_pairs(o) and len(set(map(_KEY, o))) == len(o)
+        if not old.unique or not _str_pairs(pairs):
+            return None
+        keys = set(map(_KEY, pairs))
+        if len(keys) != len(pairs):
+            return None
+        where = dict(zip(o, range(len(o)), strict=True))
+        pos = list(map(where.get, pairs))
+        fresh = pos.count(None)
+        q = len(pos) - fresh
+        if fresh > len(pairs) // 2 + 8 or pos[q:].count(None) != fresh:
+            return None  # mostly new, or an old pair after a new one
+        kept = cast("list[int]", pos[:q])
+        if not all(map(operator.lt, kept, kept[1:])):
+            return None  # reordered
+        items = [*map(RowCache._status_items(old).__getitem__, kept)]
+        items += map(_status_item, pairs[q:])
+        return _StatusMemo(
+            pairs,
+            "{" + ", ".join(items) + "}",
+            canonical=True,
+            exact=old.exact,
+            unique=True,
+            keys=keys,
+            offline=_offline(pairs),
             items=items,
         )
 

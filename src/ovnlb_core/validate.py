@@ -6,7 +6,7 @@ text; the exception carries the resource, id and field besides.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ovnlb_core.errors import (
     IPVersionsMixingNotSupportedError,
@@ -127,6 +127,25 @@ def members(
                 "subnet",
                 resource_id=m.id,
             )
+
+
+def usual_members_pass(
+    addresses: Sequence[str],
+    subnets: Sequence[str | None],
+    row: ProtocolRow | None,
+    vip_subnet: Subnet | None,
+) -> bool:
+    """Whether :func:`members` accepts a batch of members with these dotted-quad addresses
+    and subnets (``None``: not given) and no monitor options, without a call per member
+    when every member gives its subnet."""
+    if row is not None and {is_ipv6(v) for v in vip_list(row)} == {True}:
+        return False  # every member is IPv4: V7 fails on the first
+    if None not in set(subnets):
+        return True
+    if vip_subnet is None:
+        return False
+    contains = vip_subnet.contains
+    return all(contains(a) for a, s in zip(addresses, subnets, strict=True) if s is None)
 
 
 def health_monitor(hm: HealthMonitor, row: ProtocolRow | None) -> None:

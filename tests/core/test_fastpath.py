@@ -63,6 +63,8 @@ EDITS = st.sampled_from(
         "batch",
         "batch",
         "batch_reorder",
+        "status_batch",
+        "status_batch",
     ]
 )
 
@@ -146,6 +148,17 @@ def _edit_row(data: st.DataObject, row: ProtocolRow, edit: str) -> ProtocolRow:
         if edit == "batch_reorder" and ms:
             ms = [ms[-1], *ms] if data.draw(st.booleans()) else ms[::-1]
         ms += data.draw(st.lists(members, max_size=3))
+    elif edit == "status_batch" and pairs:
+        # member_batch_update: some statuses out (anywhere), the rest kept in order (fresh
+        # pairs, through a dict), new ones appended, sometimes a kept one changed.
+        keep = data.draw(st.lists(st.booleans(), min_size=len(pairs), max_size=len(pairs)))
+        d = dict(kv for kv, k in zip(pairs, keep, strict=True) if k)
+        for _ in range(data.draw(st.integers(0, 3))):
+            d[data.draw(members).id] = data.draw(statuses)
+        change: bool = data.draw(st.booleans())
+        if d and change:
+            d[next(iter(d))] = data.draw(statuses)
+        pairs = list(d.items())
     new_pool = attrs.evolve(pool, members=tuple(ms))
     pools = tuple(new_pool if p is pool else p for p in row.pools)
     status = tuple(pairs) if (pairs or row.member_status is not None) else None

@@ -21,6 +21,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from ovnlb_backends.cli import demo
 from ovnlb_core import requests as rq
@@ -30,6 +32,7 @@ from ovnlb_core.octavia import (
     Listener,
     LoadBalancer,
     Member,
+    MemberColumns,
     Pool,
     update_of,
 )
@@ -673,3 +676,91 @@ def test_provider_vip_network_variant() -> None:
     assert row.external_ids["lr_ref"] == LR
     assert row.routers == {LR}
     assert LS_MEMBER in row.switches
+
+
+# -- member_batch_update: the column path against the member-by-member path --------------------
+
+_OTHER = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+@st.composite
+def _batch_member(draw: st.DrawFn) -> dict[str, Any]:
+    """A batch member: the pool's own, one of a few on the member or VIP subnet (or with no
+    subnet), sometimes with one field off the usual shape."""
+    i = draw(st.integers(0, 5))
+    mid = ME if i == 0 else f"00000000-0000-4000-8000-00000000010{i}"
+    address = draw(st.sampled_from(["10.10.10.10", "10.10.10.11", "172.24.4.20", "fe80::1"]))
+    data: dict[str, Any] = {
+        "member_id": mid,
+        "pool_id": draw(st.sampled_from([PO, _OTHER])),
+        "address": address,
+        "protocol_port": draw(st.sampled_from([63015, 80])),
+        "admin_state_up": draw(st.booleans()),
+    }
+    subnet = draw(st.sampled_from([MS, VIP_SUBNET, None, "absent"]))
+    if subnet != "absent":
+        data["subnet_id"] = subnet
+    if draw(st.integers(0, 4)) == 0:
+        name = draw(
+            st.sampled_from([*sorted(data), "weight", "backup", "monitor_address", "monitor_port"])
+        )
+        data[name] = draw(
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.integers(-1, 70000),
+                st.just("80"),
+                st.just("10.10.10.012"),
+                st.just(MS.upper()),
+                st.just("x"),
+            )
+        )
+    return data
+
+
+def _batch_outcome(fn: Callable[[], rq.Outcome]) -> Any:
+    try:
+        outcome = fn()
+    except Exception as e:
+        return (type(e), str(e))
+    rows = translate(outcome.state) if outcome.state is not None else LbRowSet()
+    return _as_spec(rows), list(outcome.statuses), outcome.nat_updates
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["STEP3", "STEP4", "STEP5"]),
+    st.lists(_batch_member(), min_size=0, max_size=6),
+)
+@example("STEP4", [{"member_id": ME, "address": "10.10.10.10", "protocol_port": 63015}])
+@example("STEP5", [{"member_id": ME, "address": "10.10.10.10", "protocol_port": 63015}])
+def test_batch_column_path_is_the_member_by_member_path(
+    step: str, batch: list[dict[str, Any]]
+) -> None:
+    """``MemberColumns.of`` accepts only batches whose every member parses, as the same
+    Members, and ``member_batch_update_columns`` gives the same rows, statuses, NAT updates
+    and errors as ``member_batch_update`` (what the driver did for every batch)."""
+    ctx = rq.Context(TOPOLOGY)
+    state = parse(L, _rowset([{"STEP3": STEP3, "STEP4": STEP4, "STEP5": STEP5}[step]]))
+
+    def parsed() -> list[Member]:
+        return [Member.from_dict({**m, "pool_id": PO}) for m in batch]
+
+    checked = _batch_outcome(lambda: rq.member_batch_update(ctx, state, PO, parsed()))
+    cols = MemberColumns.of(batch, PO)
+    if cols is None:
+        return
+    assert cols.members() == parsed()
+    fast = _batch_outcome(lambda: rq.member_batch_update_columns(ctx, state, PO, cols))
+    assert fast == checked
+
+
+def test_the_usual_batch_takes_the_column_path() -> None:
+    usual = {"member_id": ME, "address": "10.10.10.10", "protocol_port": 63015, "subnet_id": MS}
+    cols = MemberColumns.of([usual, {**usual, "subnet_id": None, "weight": 3}], PO)
+    assert cols is not None
+    assert cols.subnets == [MS, None] and cols.admins == [True, True]
+    for odd in ({"address": "fe80::1"}, {"monitor_port": 80}, {"weight": 257}, {"backup": 1}):
+        assert MemberColumns.of([usual, {**usual, **odd}], PO) is None
+    assert MemberColumns.of([], PO) is None
+    assert MemberColumns.of([usual], "not-a-uuid") is None

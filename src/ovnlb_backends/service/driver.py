@@ -152,6 +152,14 @@ class OvnLbDriver:
 
     def member_batch_update(self, pool_id: str, members: Sequence[Any]) -> list[Payload]:
         """``member_batch_update``: one transaction for the whole batch."""
+        # The usual batch is read column by column, with no object per member (the same
+        # Members and errors as the member-by-member path below).
+        cols = oc.MemberColumns.of(members, pool_id)
+        if cols is not None:
+            return self._statuses(
+                self._lb_of_pool(pool_id),
+                lambda c, s: rq.member_batch_update_columns(c, s, pool_id, cols),
+            )
         objs = [oc.Member.from_dict({**oc.as_dict(m), "pool_id": pool_id}) for m in members]
         return self._statuses(
             self._lb_of_pool(pool_id), lambda c, s: rq.member_batch_update(c, s, pool_id, objs)

@@ -30,6 +30,7 @@ from ovnlb_core.requests.listener import listener_create, listener_delete, liste
 from ovnlb_core.requests.loadbalancer import lb_create, lb_delete, lb_update
 from ovnlb_core.requests.member import (
     member_batch_update,
+    member_batch_update_columns,
     member_create,
     member_delete,
     member_update,
@@ -54,6 +55,7 @@ __all__ = [
     "listener_delete",
     "listener_update",
     "member_batch_update",
+    "member_batch_update_columns",
     "member_create",
     "member_delete",
     "member_health",

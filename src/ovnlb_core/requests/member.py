@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Collection, Iterable, Sequence
+from itertools import compress
 from typing import Any
 
 import attrs
@@ -20,9 +21,15 @@ from ovnlb_core import validate
 from ovnlb_core.errors import UnsupportedOptionError
 from ovnlb_core.formats import MEMBER_PREFIX, MEMBER_TEXT
 from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
-from ovnlb_core.octavia import Member, Update
+from ovnlb_core.octavia import Member, MemberColumns, Update
 from ovnlb_core.plan import NatUpdate
-from ovnlb_core.requests.common import Context, Outcome, pool_row, vip_subnet, vip_subnet_obj
+from ovnlb_core.requests.common import (
+    Context,
+    Outcome,
+    pool_row,
+    vip_subnet,
+    vip_subnet_obj,
+)
 from ovnlb_core.requests.draft import RowDraft
 from ovnlb_core.status import ACTIVE, DELETED, Payload, entry, rollup
 from ovnlb_core.textcache import member_texts
@@ -30,6 +37,7 @@ from ovnlb_core.topology import Topology, ovn_name
 
 __all__ = [
     "member_batch_update",
+    "member_batch_update_columns",
     "member_create",
     "member_delete",
     "member_update",
@@ -336,6 +344,17 @@ def _updated_status(prev: str | None, has_hc: bool, m: Member, admin_given: bool
     return "NO_MONITOR"
 
 
+def _admin_statuses(draft: RowDraft, ids: list[str], admins: list[bool]) -> list[dict[str, Any]]:
+    """Without health checks: each member's status follows its admin state alone; set in
+    ``draft``, and the members' report entries."""
+    values = ["NO_MONITOR" if a else "OFFLINE" for a in admins]
+    draft.update_statuses(zip(ids, values, strict=True))
+    return [
+        {"id": mid, "provisioning_status": ACTIVE, "operating_status": value}
+        for mid, value in zip(ids, values, strict=True)
+    ]
+
+
 def _update_members(
     ctx: Context, state: LoadBalancerState, pool_id: str, items: Sequence[tuple[Member, bool]]
 ) -> tuple[LoadBalancerState, Payload]:
@@ -352,13 +371,9 @@ def _update_members(
         # without a call per member).
         # (Lists and zip, no pair per member: with 10k members, fewer live objects for
         # the interpreter's collections to promote.)
-        ids = [m.id for m, _ in items]
-        values = ["NO_MONITOR" if m.admin_state_up else "OFFLINE" for m, _ in items]
-        draft.update_statuses(zip(ids, values, strict=True))
-        reported = [
-            {"id": mid, "provisioning_status": ACTIVE, "operating_status": value}
-            for mid, value in zip(ids, values, strict=True)
-        ]
+        reported = _admin_statuses(
+            draft, [m.id for m, _ in items], [m.admin_state_up for m, _ in items]
+        )
         items = ()
     for m, admin_given in items:
         value = _updated_status(statuses.get(m.id), has_hc, m, admin_given)
@@ -423,13 +438,31 @@ def member_batch_update(
         for e in pool.members
         if e.id not in wanted
     ]
+    return _batch(ctx, state, pool_id, create, update, delete)
+
+
+def _batch(
+    ctx: Context,
+    state: LoadBalancerState,
+    pool_id: str,
+    create: Sequence[Member],
+    update: Sequence[Member],
+    delete: Sequence[Member],
+    kept: tuple[list[str], list[bool]] | None = None,
+) -> Outcome:
+    """A batch's create, update and delete requests, in that order, each reported. On a row
+    without health checks ``kept`` (ids and admin states) may stand for ``update``."""
     reports: list[Payload] = []
     nats: list[NatUpdate] = []
     if create:
         state, row, statuses, new_nats = _add_members(ctx, state, pool_id, create)
         nats += new_nats
         reports.append(rollup(state.name, row, ctx.view, statuses=statuses))
-    if update:
+    if kept is not None:
+        if kept[0]:
+            state, report = _update_admin(ctx, state, pool_id, *kept)
+            reports.append(report)
+    elif update:
         state, report = _update_members(ctx, state, pool_id, [(m, True) for m in update])
         reports.append(report)
     if delete:
@@ -438,3 +471,57 @@ def member_batch_update(
         report["members"] = [entry(m.id, DELETED) for m in delete]
         reports.append(report)
     return Outcome(state, tuple(reports), tuple(nats))
+
+
+def _update_admin(
+    ctx: Context, state: LoadBalancerState, pool_id: str, ids: list[str], admins: list[bool]
+) -> tuple[LoadBalancerState, Payload]:
+    """``_update_members`` of members given by id and admin state, on a row without health
+    checks (what its batch branch does, without a Member per member)."""
+    state, row, _pool = pool_row(state, pool_id)
+    draft = RowDraft(row)
+    reported = _admin_statuses(draft, ids, admins)
+    new_row = draft.finish()
+    state = state.replace(row, new_row)
+    report = rollup(state.name, new_row, ctx.view, statuses=draft.statuses(), members=False)
+    report["members"] = reported
+    return state, report
+
+
+def member_batch_update_columns(
+    ctx: Context, state: LoadBalancerState | None, pool_id: str, cols: MemberColumns
+) -> Outcome:
+    """:func:`member_batch_update` of a batch read by :meth:`MemberColumns.of` (same rows,
+    reports and errors), with no Python object per member the batch keeps.
+
+    The entry texts are formatted from the columns and compared as a set with the pool's;
+    ``Member`` objects are built only for the members created (and, on a row with health
+    checks, the members kept). A batch the checks would refuse takes the member-by-member
+    path, which raises the same error.
+    """
+    state, row, pool = pool_row(state, pool_id)
+    subnet = vip_subnet_obj(ctx, state, row)
+    if not validate.usual_members_pass(cols.addresses, cols.subnets, row, subnet):
+        return member_batch_update(ctx, state, pool_id, cols.members())
+    subnets: list[str] | list[str | None] = cols.subnets
+    if None in set(subnets):
+        vip = vip_subnet(ctx, state.name, row) or ""
+        subnets = [s or vip for s in subnets]
+    texts = set(member_texts(pool.members))
+    wanted_texts = map(MEMBER_TEXT, cols.ids, cols.addresses, cols.ports, subnets)
+    kept = list(map(texts.__contains__, wanted_texts))
+    n = len(kept)
+    create = [cols.member(i) for i in compress(range(n), map(operator.not_, kept))]
+    update: list[Member] = []
+    kept_admin: tuple[list[str], list[bool]] | None = None
+    if row.health_checks:
+        update = [cols.member(i) for i in compress(range(n), kept)]
+    else:
+        kept_admin = (list(compress(cols.ids, kept)), list(compress(cols.admins, kept)))
+    wanted = set(cols.ids)
+    delete = [
+        Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
+        for e in pool.members
+        if e.id not in wanted
+    ]
+    return _batch(ctx, state, pool_id, create, update, delete, kept_admin)
