@@ -768,6 +768,46 @@ def backend_bench(kind: str, n: int, adds: int, one_percent: bool) -> dict[str, 
         env.close()
 
 
+def batch_bench(n: int, rounds: int, profile: bool = False) -> dict[str, Any]:
+    """Only the 1% change of a pool of ``n`` through the IDL (``--batch-only``).
+
+    A batch of ``n`` from empty and a few member adds (as :func:`backend_bench`), then
+    ``rounds`` batches each replacing the oldest 1% by new members, each right after one
+    floor write; every round is kept (the first ones after member adds differ from the
+    warm ones). With ``profile``, one more round under cProfile.
+    """
+    env = Env.open("idl", n)
+    floor = FloorWriter(n)
+    try:
+        setup_lb(env.driver)
+        env.driver.member_batch_update(POOL, [member(i) for i in range(n)])
+        for i in range(n, n + 4):
+            env.driver.member_create(member(i))
+        nxt = n + 4
+        k = max(1, n // 100)
+        live = list(range(nxt))
+        rows: list[dict[str, float]] = []
+        for _ in range(rounds + int(profile)):
+            live = live[k:] + [nxt + j for j in range(k)]
+            nxt += k
+            wanted = [member(i) for i in live]
+            fn = functools.partial(env.driver.member_batch_update, POOL, wanted)
+            if profile and len(rows) == rounds:
+                prof = cProfile.Profile()
+                prof.enable()
+                fn()
+                prof.disable()
+                out = io.StringIO()
+                pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(40)
+                return {"rounds": rows, "profile": out.getvalue()}
+            fl = floor.add()
+            rows.append({"floor_ms": fl["ms"], **env.measure(fn)})
+        return {"rounds": rows}
+    finally:
+        floor.close()
+        env.close()
+
+
 def profile_member_add(n: int) -> str:
     """cProfile of one member add on a pool of ``n`` through the IDL (after a warm-up)."""
     env = Env.open("idl", n)
@@ -1658,10 +1698,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         choices=["idl", "nbctl"],
         help="only the small/big NB comparison of this backend (printed; no report written)",
     )
+    ap.add_argument(
+        "--batch-only",
+        action="store_true",
+        help="only the 1%% change of a pool of --sizes (default 10000) through the IDL, "
+        "--rounds rounds (printed; no report written)",
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="with --batch-only: one more round under cProfile"
+    )
     args = ap.parse_args(argv)
     started = time.perf_counter()
     load_start = os.getloadavg()
     idl_mod.install_json_parser(args.json_parser)
+    if args.batch_only:
+        out: dict[str, Any] = {}
+        for n in [int(s) for s in (args.sizes or "10000").split(",")]:
+            r = batch_bench(n, args.rounds or 9, args.profile)
+            for row in r["rounds"]:
+                print(
+                    f"N={n} batch_1pct {row['ms']:7.1f} ms  floor {row['floor_ms']:5.1f} ms  "
+                    f"{row['ms'] / row['floor_ms']:5.2f}x"
+                )
+            ms = statistics.median(row["ms"] for row in r["rounds"])
+            fl = statistics.median(row["floor_ms"] for row in r["rounds"])
+            print(f"N={n} median {ms:.1f} ms, floor {fl:.1f} ms: {ms / fl:.2f}x the floor")
+            if "profile" in r:
+                print(r["profile"])
+            out[n] = r
+        return {"batch": out}
     if args.big_only:
         big_n = args.big_n or (300 if args.quick else 1000)
         rounds = args.rounds or (5 if args.quick else 41)
