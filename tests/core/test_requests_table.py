@@ -39,6 +39,7 @@ from ovnlb_core.octavia import (
 )
 from ovnlb_core.parse import parse
 from ovnlb_core.plan import HealthCheckRow, LbRowSet, LoadBalancerRow, diff
+from ovnlb_core.requests import member as member_mod
 from ovnlb_core.status import Payload
 from ovnlb_core.topology import Topology
 from ovnlb_core.translate import translate
@@ -765,6 +766,32 @@ def test_the_usual_batch_takes_the_column_path() -> None:
         assert MemberColumns.of([usual, {**usual, **odd}], PO) is None
     assert MemberColumns.of([], PO) is None
     assert MemberColumns.of([usual], "not-a-uuid") is None
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["STEP3", "STEP4", "STEP5"]),
+    st.lists(_batch_member(), min_size=0, max_size=6),
+)
+def test_batch_creates_skip_the_pool_search(step: str, batch: list[dict[str, Any]]) -> None:
+    """A batch's creates are added without searching the pool for their entry texts (none
+    is there): the same outcome as with the search."""
+    ctx = rq.Context(TOPOLOGY)
+    state = parse(L, _rowset([{"STEP3": STEP3, "STEP4": STEP4, "STEP5": STEP5}[step]]))
+    try:
+        members = [Member.from_dict({**m, "pool_id": PO}) for m in batch]
+    except Exception:
+        return
+    fast = _batch_outcome(lambda: rq.member_batch_update(ctx, state, PO, members))
+    add = member_mod._add_members
+
+    def searching(*args: Any, new_only: bool = False) -> Any:
+        return add(*args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(member_mod, "_add_members", searching)
+        slow = _batch_outcome(lambda: rq.member_batch_update(ctx, state, PO, members))
+    assert fast == slow
 
 
 def _parses(m: dict[str, Any]) -> bool:

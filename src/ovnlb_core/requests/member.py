@@ -184,10 +184,17 @@ def _member_nat_updates(
 
 
 def _add_members(
-    ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
+    ctx: Context,
+    state: LoadBalancerState,
+    pool_id: str,
+    members: Sequence[Member],
+    new_only: bool = False,
 ) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str], list[NatUpdate]]:
     """Append the members not in the pool yet (by entry text); the new state, row, the row's
-    statuses (``row.statuses()``) and the NAT updates. O(len(members)) plus one row rebuild."""
+    statuses (``row.statuses()``) and the NAT updates. O(len(members)) plus one row rebuild.
+
+    ``new_only``: the caller knows no member's entry text is in the pool (a batch's creates):
+    the pool is not searched."""
     state, row, pool = pool_row(state, pool_id)
     topo = ctx.topology
     draft = RowDraft(row)
@@ -203,7 +210,7 @@ def _add_members(
     # checks give the same answers within a request, so a batch pays them once per
     # subnet; only the switch's count moves per member.
     counted: dict[str, str | None] = {}
-    in_pool = index.by_text if pool.members else None
+    in_pool = index.by_text if pool.members and not new_only else None
     for m in members:
         e = subnet_of.entry(m)
         text = e.text()
@@ -455,7 +462,8 @@ def _batch(
     reports: list[Payload] = []
     nats: list[NatUpdate] = []
     if create:
-        state, row, statuses, new_nats = _add_members(ctx, state, pool_id, create)
+        # Both batch paths create exactly the members whose entry text is not in the pool.
+        state, row, statuses, new_nats = _add_members(ctx, state, pool_id, create, new_only=True)
         nats += new_nats
         reports.append(rollup(state.name, row, ctx.view, statuses=statuses))
     if kept is not None:
