@@ -1367,11 +1367,8 @@ WHAT_WAS_DONE = [
     "`select` waiting for the server's reply and update (the floor does not wait for the "
     "update), plan 5 ms, the ovs library's send and receive ~3 ms: no O(N) Python step "
     "stands out any more.",
-    "- Round 5 (the 1% batch): `octavia.MemberColumns.of` runs the UUID and dotted-quad "
-    "regexes only on strings not seen to match before (a bounded memo: a batch resends the "
-    "pool's ids and addresses; a property test checks the same answer with the memo full or "
-    "empty), and the batch's creates are appended without searching the pool for their "
-    "entry texts (both batch paths create exactly the members whose text is not in the "
+    "- Round 5 (the 1% batch): the batch's creates are appended without searching the pool "
+    "for their entry texts (both batch paths create exactly the members whose text is not in the "
     "pool; a property test checks it against the searching path). `run.py --batch-only "
     "[--sizes N] [--rounds R] [--profile]` runs only the 1% change, each round after one "
     "floor write, and prints every round.",
@@ -1381,7 +1378,7 @@ WHAT_WAS_DONE = [
 KNOWN_LIMITS = [
     "- `member_batch_update` (a 1% change of 10k): Octavia passes the whole member list, so "
     "a request is O(N) however little changes. The usual batch makes no `Member` per kept "
-    "member and no regex runs on a string already checked; a warm round (`run.py "
+    "member; a warm round (`run.py "
     "--batch-only --profile`, ~100 ms against a ~16 ms floor, ~6x) spreads over some twenty "
     "O(N) steps of 2-7 ms each, none dominant: reading the dicts' columns (~14 ms), the "
     "entry texts of the pool and of the batch and their set lookups (~8 ms), the three "

@@ -20,7 +20,6 @@ from ovnlb_core.errors import InvalidRequestError
 from ovnlb_core.formats import IPV4_RE, UUID_RE, is_uuid
 
 __all__ = [
-    "CHECKED_STRINGS_MAX",
     "AdditionalVip",
     "HealthMonitor",
     "Listener",
@@ -32,8 +31,6 @@ __all__ = [
     "SessionPersistence",
     "Update",
     "as_dict",
-    "checked_strings",
-    "forget_checked_strings",
     "update_of",
 ]
 
@@ -252,35 +249,6 @@ def _member_fast(d: dict[str, Any]) -> Member | None:
 _NONE = type(None)
 _dict_get = dict.get
 
-#: Strings already seen to match ``_uuid`` / ``_ipv4`` (a batch resends the pool's ids and
-#: addresses: only the new ones go through the regex). Bounded: cleared when full.
-_PASSED_UUIDS: set[str] = set()
-_PASSED_IPV4: set[str] = set()
-CHECKED_STRINGS_MAX = 1 << 17
-
-
-def forget_checked_strings() -> None:
-    """Empty the memo of strings seen to match (what a new process starts with)."""
-    _PASSED_UUIDS.clear()
-    _PASSED_IPV4.clear()
-
-
-def checked_strings() -> int:
-    """How many strings the memo holds (ids and addresses)."""
-    return len(_PASSED_UUIDS) + len(_PASSED_IPV4)
-
-
-def _all_match(values: list[str], match: Any, passed: set[str]) -> bool:
-    """``all(map(match, values))`` for strings, the regex run only on values not in ``passed``
-    (those that match are added to it)."""
-    new = set(values) - passed
-    if not all(map(match, new)):
-        return False
-    if len(passed) + len(new) > CHECKED_STRINGS_MAX:
-        passed.clear()
-    passed |= new
-    return True
-
 
 @attrs.frozen
 class MemberColumns:
@@ -323,9 +291,9 @@ class MemberColumns:
         backups = col("backup", False)
         if (
             set(map(type, ids)) != {str}
-            or not _all_match(ids, _uuid, _PASSED_UUIDS)
+            or not all(map(_uuid, ids))
             or set(map(type, addresses)) != {str}
-            or not _all_match(addresses, _ipv4, _PASSED_IPV4)
+            or not all(map(_ipv4, addresses))
             or set(map(type, ports)) != {int}
             or min(ports) < 1
             or max(ports) > 65535
