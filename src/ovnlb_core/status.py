@@ -54,6 +54,12 @@ def _worst(values: list[str]) -> str:
 _MEMBER_ID = operator.attrgetter("id")
 
 
+def _admin(view: OctaviaView, kind: str, oid: str, enabled: bool) -> bool:
+    """The object's admin state: Octavia's view when it knows, else the row's."""
+    admin = view.admin(kind, oid)
+    return enabled if admin is None else bool(admin)
+
+
 def rollup(
     lb_name: str,
     row: ProtocolRow,
@@ -87,10 +93,7 @@ def rollup(
     pools = []
     pool_status: dict[str, str] = {}
     for p in row.pools:
-        admin = view.admin("pools", p.id)
-        if admin is None:
-            admin = p.enabled
-        if not admin:
+        if not _admin(view, "pools", p.id, p.enabled):
             st = "OFFLINE"
         else:
             if any_error is None:
@@ -112,10 +115,7 @@ def rollup(
     listeners = []
     listener_status = []
     for li in row.listeners:
-        admin = view.admin("listeners", li.id)
-        if admin is None:
-            admin = li.enabled
-        if not admin:
+        if not _admin(view, "listeners", li.id, li.enabled):
             st = "OFFLINE"
         else:
             refs = [pool_status.get(li.pool_id, "ONLINE")] if li.pool_id else []
