@@ -60,7 +60,20 @@ def _splice(old: list[_T], p: int, s: int, middle: list[_T]) -> list[_T]:
     return old[:p] + middle + old[len(old) - s :]
 
 
-class _PoolMemo:
+class _Memo:
+    """A column text and what is known of it: ``canonical`` (the text is what translate
+    writes for the value; None: not checked yet) and ``exact`` (parsing the text gives the
+    value back; None: unknown)."""
+
+    __slots__ = ("canonical", "exact", "text")
+
+    def __init__(self, text: str, canonical: bool | None, exact: bool | None) -> None:
+        self.text = text
+        self.canonical = canonical
+        self.exact = exact
+
+
+class _PoolMemo(_Memo):
     """One pool's member tuple and the strings derived from it.
 
     ``texts[i]`` / ``backends[i]`` belong to ``members[i]``. ``canonical``:
@@ -68,7 +81,7 @@ class _PoolMemo:
     ``exact``: ``parse_pool_value(text) == members`` (None: unknown).
     """
 
-    __slots__ = ("backends", "canonical", "exact", "ids", "joined", "members", "text", "texts")
+    __slots__ = ("backends", "ids", "joined", "members", "texts")
 
     def __init__(
         self,
@@ -80,18 +93,16 @@ class _PoolMemo:
         exact: bool | None,
         backends: list[str] | None = None,
     ) -> None:
+        super().__init__(text, canonical, exact)
         self.members = members
-        self.text = text
         self.texts = texts
-        self.canonical = canonical
-        self.exact = exact
         self.backends = backends
         self.joined: str | None = None
         #: ``ids[i]`` is ``members[i].id`` (None: not built yet).
         self.ids: list[str] | None = None
 
 
-class _StatusMemo:
+class _StatusMemo(_Memo):
     """A ``neutron:member_status`` pair tuple and its JSON text (flags as for pools).
 
     ``unique``: the pairs are string pairs with distinct keys (None: not checked
@@ -102,7 +113,7 @@ class _StatusMemo:
     replaces it in the cache): this one then drops them.
     """
 
-    __slots__ = ("canonical", "exact", "items", "keys", "offline", "pairs", "text", "unique")
+    __slots__ = ("items", "keys", "offline", "pairs", "unique")
 
     def __init__(
         self,
@@ -116,10 +127,8 @@ class _StatusMemo:
         offline: set[str] | None = None,
         items: list[str] | None = None,
     ) -> None:
+        super().__init__(text, canonical, exact)
         self.pairs = pairs
-        self.text = text
-        self.canonical = canonical
-        self.exact = exact
         self.unique = unique
         self.keys = keys
         self.offline = offline
