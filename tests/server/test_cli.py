@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 import pytest
 
+from certs import make_certs
 from conftest import ovn_or_skip
 from ovnlb_backends import sandbox as sandbox_mod
 from ovnlb_backends.cli import build_parser, demo, main, open_backend
@@ -185,10 +186,6 @@ def test_tls_options_reach_the_backend(
     cls: str,
     names: tuple[str, ...],
 ) -> None:
-    from test_idl_backend import make_certs
-
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not found")
     made: list[FakeBackend] = []
     pki = make_certs(tmp_path)
 

@@ -11,7 +11,6 @@ import copy
 import json
 import os
 import re
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from certs import make_certs
 from cli_support import (
     EXAMPLE,
     ROOT,
@@ -334,10 +334,6 @@ def test_exit_codes(nb: str, tmp_path: Path) -> None:
 
 
 def test_tls_problems_are_one_line(tmp_path: Path) -> None:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl not found")
-    from test_idl_backend import make_certs
-
     pki = tmp_path / "pki"
     pki.mkdir()
     client = make_certs(pki)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
@@ -26,12 +24,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from certs import make_certs
 from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.idl import READ_BYTES, IdlBackend, jsonparser
 from ovnlb_backends.idl.jsonparser import StdlibJsonParser, install_json_parser, json_parser_info
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox, SandboxUnavailable
+from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox
 from ovnlb_backends.service.replay import compare, load, replay
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.nb import SCHEMA
@@ -678,32 +677,8 @@ def test_cluster_leader_failover(tmp_path: Path) -> None:
         cluster.stop()
 
 
-def make_certs(d: Path) -> dict[str, str]:
-    """A CA and a server and client certificate signed by it (EC keys: fast to make)."""
-
-    def run(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=ca")
-    for who in ("server", "client"):
-        run("req", *ec, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", f"/CN={who}")
-        run(
-            "x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", f"{who}.pem", "-days", "2",
-        )  # fmt: skip
-    return {
-        k: str(d / f) for k, f in (("ca", "ca.pem"), ("key", "client.key"), ("cert", "client.pem"))
-    }
-
-
 @pytest.mark.ovn
 def test_tcp_and_ssl_remotes(tmp_path: Path) -> None:
-    def need_openssl() -> None:
-        if shutil.which("openssl") is None:
-            raise SandboxUnavailable("openssl not found (apt-get install openssl)")
-
-    ovn_or_skip(need_openssl)
     certs = tmp_path / "pki"
     certs.mkdir()
     client = make_certs(certs)

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_idl_backend import transact_requests
 
+from certs import make_certs
 from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.idl import IdlBackend
@@ -501,13 +502,6 @@ def _cmdline(proc: Path) -> str:
 
 @pytest.mark.ovn
 def test_ssl_remote_direct_and_daemon(tmp_path: Path) -> None:
-    from test_idl_backend import make_certs
-
-    def need_openssl() -> None:
-        if shutil.which("openssl") is None:
-            raise SandboxUnavailable("openssl not found (apt-get install openssl)")
-
-    ovn_or_skip(need_openssl)
     certs = tmp_path / "pki"
     certs.mkdir()
     client = make_certs(certs)

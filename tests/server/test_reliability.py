@@ -13,7 +13,6 @@ import json
 import multiprocessing
 import os
 import random
-import shutil
 import signal
 import threading
 import time
@@ -23,12 +22,13 @@ from typing import Any
 
 import pytest
 
+from certs import make_certs
 from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
 from ovnlb_backends.cli import demo
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.memory import MemoryBackend
-from ovnlb_backends.sandbox import OvnNbCluster, SandboxUnavailable
+from ovnlb_backends.sandbox import OvnNbCluster
 from ovnlb_backends.service.driver import OvnLbDriver, handle
 from ovnlb_core.dump import canonical_dump
 from ovnlb_core.errors import OvnlbError
@@ -516,13 +516,6 @@ def test_concurrent_writers_lose_no_update(tmp_path: Path) -> None:
 
 @pytest.fixture
 def tls_sandbox(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str], Path]]:
-    from test_idl_backend import make_certs
-
-    def need_openssl() -> None:
-        if shutil.which("openssl") is None:
-            raise SandboxUnavailable("openssl not found (apt-get install openssl)")
-
-    ovn_or_skip(need_openssl)
     pki = tmp_path / "pki"
     pki.mkdir()
     client = make_certs(pki)
@@ -536,8 +529,6 @@ def tls_sandbox(tmp_path: Path) -> Iterator[tuple[Any, dict[str, str], Path]]:
 
 def _other_ca(d: Path) -> dict[str, str]:
     """A second CA and a client certificate signed by it (unknown to the server)."""
-    from test_idl_backend import make_certs
-
     d.mkdir()
     return make_certs(d)
 
