@@ -210,34 +210,7 @@ def _map(d: dict[str, str]) -> list[Any]:
 
 def insert_lb_rows(client: RawClient, states: list[LoadBalancerState], switch: str | None) -> None:
     """Insert the translated rows of ``states`` (and attach them to ``switch``) in one txn."""
-    ops: list[Any] = []
-    for i, state in enumerate(states):
-        for row in translate(state).lbs.values():
-            name = f"lb{i}_{len(ops)}"
-            ops.append(
-                {
-                    "op": "insert",
-                    "table": "Load_Balancer",
-                    "uuid-name": name,
-                    "row": {
-                        "name": row.name,
-                        "protocol": row.protocol or ["set", []],
-                        "vips": _map(dict(row.vips)),
-                        "external_ids": _map(dict(row.external_ids)),
-                        "selection_fields": ["set", list(row.selection_fields)],
-                    },
-                }
-            )
-            if switch is not None:
-                ops.append(
-                    {
-                        "op": "mutate",
-                        "table": "Logical_Switch",
-                        "where": [["name", "==", switch]],
-                        "mutations": [["load_balancer", "insert", ["named-uuid", name]]],
-                    }
-                )
-    client.transact(*ops)
+    insert_lb_rows_at(client, [(state, switch or "", "") for state in states])
 
 
 # ---------------------------------------------------------------------------
