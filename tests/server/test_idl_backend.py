@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from hypothesis import strategies as st
 from certs import make_certs
 from conftest import ovn_or_skip, start_sandbox
 from ovnlb_backends.base import BackendError, TryAgain
-from ovnlb_backends.idl import READ_BYTES, IdlBackend, jsonparser
+from ovnlb_backends.idl import READ_BYTES, SEND_BUFFER_BYTES, IdlBackend, jsonparser
 from ovnlb_backends.idl.jsonparser import StdlibJsonParser, install_json_parser, json_parser_info
 from ovnlb_backends.memory import MemoryBackend
 from ovnlb_backends.sandbox import OvnNbCluster, OvnSandbox
@@ -175,6 +176,9 @@ json_scalars = (
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=12)
     | st.sampled_from(["\u00e9", "\U0001f600", "a\\b", 'q"q', "\x00", "\x1f", "}]{["])
+    # Runs of backslashes and quotes: escaped quotes, escaped backslashes before a
+    # closing quote, either split anywhere by the cuts (the framing's two paths).
+    | st.text(alphabet='\\"a]}', max_size=12)
 )
 json_docs = st.recursive(
     json_scalars,
@@ -185,7 +189,7 @@ json_docs = st.recursive(
 ).map(lambda v: {"params": v})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     docs=st.lists(json_docs, min_size=1, max_size=3),
     ascii_only=st.booleans(),
@@ -219,10 +223,14 @@ def test_stdlib_parser_gives_what_the_ovs_parser_gives(
         '{"unterminated":"abc',
         # Runs of escaped backslashes next to escaped and closing quotes.
         json.dumps({"s": '\\\\"\\', "t": "x\\", "u": '"\\"', "v": json.dumps({"k": '"'})}),
+        # An escaped backslash closing a string, alone in its message (a cut between
+        # its two backslashes leaves the closing quote right after the escaped one).
+        json.dumps({"s": "a\\"}),
     ],
 )
 def test_stdlib_parser_edge_cases(text: str) -> None:
-    for cuts in ([], [1], [5, 6, 7], list(range(len(text)))):
+    single_cuts = [[i] for i in range(len(text))] if len(text) < 300 else []
+    for cuts in ([], [1], [5, 6, 7], list(range(len(text))), *single_cuts):
         assert repr(parse_stream(StdlibJsonParser, text, cuts)) == repr(
             parse_stream(pure_parser, text, cuts)
         )
@@ -255,6 +263,51 @@ def test_streams_read_large_chunks_once_connected(backend: IdlBackend) -> None:
     seen.clear()
     Probe().recv(1)
     assert seen == [READ_BYTES]
+
+
+def test_streams_send_with_a_large_buffer_once_connected(backend: IdlBackend) -> None:
+    """After a connection, an ovs stream asks for a SEND_BUFFER_BYTES send buffer the first
+    time it sends on a socket (again on a new socket), then sends as ovs does."""
+    calls: list[tuple[str, Any]] = []
+
+    class Sock:
+        def setsockopt(self, level: int, name: int, value: int) -> None:
+            calls.append(("setsockopt", (level, name, value)))
+
+        def send(self, buf: bytes) -> int:
+            calls.append(("send", buf))
+            return len(buf)
+
+        def close(self) -> None:
+            pass
+
+    class Probe(ovs.stream.Stream):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.socket = Sock()
+            self.state = ovs.stream.Stream._Stream__S_CONNECTED
+
+    probe = Probe()
+    assert probe.send("ab") == 2
+    assert probe.send(b"c") == 1
+    sized = ("setsockopt", (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES))
+    assert calls == [sized, ("send", b"ab"), ("send", b"c")]
+    calls.clear()
+    probe.socket = Sock()  # a reconnect's new socket is sized again
+    probe.send("d")
+    assert calls == [sized, ("send", b"d")]
+    # A real connection's socket got the buffer (the kernel caps it at wmem_max and
+    # reports twice what it keeps).
+    real = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    real.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+    expected = real.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    real.close()
+    other = IdlBackend(backend.remote, timeout=10)
+    try:
+        other.apply_raw([lb_insert("sized", "10.0.0.1:80")])
+        stream = other._idl._session.rpc.stream
+        assert stream.socket.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == expected
+    finally:
+        other.close()
 
 
 def test_from_string_uses_the_stdlib_parser(restore_parser: None) -> None:

@@ -25,7 +25,7 @@ Opening a connection installs the fast ``ovs`` JSON-RPC parser of
 :mod:`ovnlb_backends.idl.jsonparser` (PyPI's ``ovs`` usually builds without its
 C extension, and the pure-Python parser is quadratic in the length of a
 string), and makes ovs streams read up to :data:`READ_BYTES` at a time
-instead of 4 KB.
+instead of 4 KB and send with a :data:`SEND_BUFFER_BYTES` socket buffer.
 
 Modules: :mod:`.connection` (remotes, schema fetch), :mod:`.datum` (canonical
 values <-> Datum), :mod:`.replica` (the IDL with its indexes), :mod:`.reader`
@@ -37,7 +37,13 @@ values <-> Datum), :mod:`.replica` (the IDL with its indexes), :mod:`.reader`
 from __future__ import annotations
 
 from ovnlb_backends.idl.backend import IdlBackend
-from ovnlb_backends.idl.connection import NB_DB, READ_BYTES, fetch_schema, split_remotes
+from ovnlb_backends.idl.connection import (
+    NB_DB,
+    READ_BYTES,
+    SEND_BUFFER_BYTES,
+    fetch_schema,
+    split_remotes,
+)
 from ovnlb_backends.idl.jsonparser import (
     StdlibJsonParser,
     ensure_json_parser,
@@ -49,6 +55,7 @@ from ovnlb_backends.idl.reader import IdlReader
 __all__ = [
     "NB_DB",
     "READ_BYTES",
+    "SEND_BUFFER_BYTES",
     "IdlBackend",
     "IdlReader",
     "StdlibJsonParser",
