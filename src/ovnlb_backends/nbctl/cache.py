@@ -50,6 +50,17 @@ class LookupCache:
         self._names[(table, name)] = uuids[0]
         self._by_row.setdefault(uuids[0], set()).add(("name", table, name))
 
+    def learn_names(self, table: str, rows: Iterable[tuple[str, str]]) -> None:
+        """Remember where every name of a whole-table read is: ``rows`` are all
+        ``(uuid, name)`` of ``table`` (a name with several rows is forgotten)."""
+        found: dict[str, list[str]] = {}
+        for uuid, name in rows:
+            found.setdefault(name, []).append(uuid)
+        if len(found) >= MAX_ENTRIES:
+            return  # a hint store, not a replica of huge tables
+        for name, uuids in found.items():
+            self.set_name(table, name, uuids)
+
     def pool(self, keys: Sequence[str]) -> tuple[str, ...]:
         """The UUIDs last found holding one of ``keys`` (empty: unknown)."""
         return self._pools.get(tuple(keys), ())

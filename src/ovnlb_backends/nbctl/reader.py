@@ -219,6 +219,13 @@ class NbctlReader:
             ((_t, listed),) = parse_tables(out, [table])
             rows = self._tables[table] = dict(listed)
             self._rows[table].update(listed)
+            if table in GET_BY_NAME:
+                # A whole table read tells where each name is: later requests
+                # (the load balancers of a sync after its orphan listing) check
+                # those hints with `get` instead of scanning with `find`.
+                self._cache.learn_names(
+                    table, ((u, str(r.get("name", ""))) for u, r in listed.items())
+                )
         return rows
 
     # -- NbReader --------------------------------------------------------------------
@@ -272,24 +279,45 @@ class NbctlReader:
             return None
         known = self._rows[table].get(uuid)  # read already in this request
         cols = ",".join(["_uuid", *light_columns(table)])
-        commands: list[Command] = (
-            [] if known else [["--if-exists", f"--columns={cols}", "list", table, uuid]]
+        commands: list[tuple[str, Command]] = (
+            [] if known else [(table, ["--if-exists", f"--columns={cols}", "list", table, uuid])]
         )
-        commands.append(["--if-exists", "get", table, name, "_uuid"])
+        # What lb_rowset asks next about a load balancer row, in the same request.
+        ahead = self._holder_finds(uuid) if table == LB else []
+        commands += [(t, c) for _k, t, c in ahead]
+        get: Command = ["--if-exists", "get", table, name, "_uuid"]
         try:
-            out = self._backend.run(commands, json_output=True, read_only=True)
+            out = self._backend.run(
+                [*(c for _t, c in commands), get], json_output=True, read_only=True
+            )
         except BackendError:
             # Several rows so named ("multiple rows in ... match"), or no row so
             # named and several whose UUIDs begin with the name: the find says.
             return None
+        parsed, rest = split_tables(out, [t for t, _c in commands])
+        for (key, t, _c), (_t, found) in zip(
+            ahead, parsed[len(parsed) - len(ahead) :], strict=True
+        ):
+            self._memo[key] = sorted(self._adopt(t, found).items())  # fresh answers either way
         if known:
-            ok = known.get("name") == name and out.strip() == uuid
+            ok = known.get("name") == name and rest.strip() == uuid
             return known if ok else None
-        ((_t, rows),), rest = split_tables(out, [table])
-        row = rows.get(uuid)
+        row = parsed[0][1].get(uuid)
         if row is None or row.get("name") != name or rest.strip() != uuid:
             return None
         return self._adopt(table, {uuid: row})[uuid]
+
+    def _holder_finds(self, lb: str) -> list[tuple[tuple[Any, ...], str, Command]]:
+        """The finds of the switches and routers holding ``lb`` not answered yet:
+        (memo key, table, command)."""
+        out: list[tuple[tuple[Any, ...], str, Command]] = []
+        for table in ("Logical_Switch", "Logical_Router"):
+            cond = f"load_balancer{{>=}}{lb}"
+            key = ("find", table, cond)
+            if key not in self._memo:
+                cols = ",".join(["_uuid", *light_columns(table)])
+                out.append((key, table, [f"--columns={cols}", "find", table, cond]))
+        return out
 
     def _prefetch_lbs(self, lbs: list[tuple[str, Row]]) -> None:
         """The health checks and holders of load balancer rows, in one invocation.
@@ -300,13 +328,9 @@ class NbctlReader:
         commands: list[tuple[str, Command]] = []
         keys: list[tuple[Any, ...] | None] = []
         for u, row in lbs:
-            for table in ("Logical_Switch", "Logical_Router"):
-                cond = f"load_balancer{{>=}}{u}"
-                key = ("find", table, cond)
-                if key not in self._memo:
-                    cols = ",".join(["_uuid", *light_columns(table)])
-                    commands.append((table, [f"--columns={cols}", "find", table, cond]))
-                    keys.append(key)
+            for key, table, cmd in self._holder_finds(u):
+                commands.append((table, cmd))
+                keys.append(key)
             hcs = [h for h in row.get("health_check", ()) if h not in self._rows[HC]]
             if hcs:
                 commands.append((HC, list_cmd(HC, hcs, if_exists=True)))
