@@ -1,0 +1,232 @@
+"""The nbctl backend's lookup hints against a second writer, and a sync that shares them.
+
+The hints (:class:`~ovnlb_backends.nbctl.LookupCache`) come from whole-table
+reads, committed inserts and a switch's port set; each is checked in the
+request that uses it. Another client (the sandbox's own ovn-nbctl) changes
+rows between requests: the answers always equal a fresh scan's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from ovnlb_backends.idl import IdlBackend
+from ovnlb_backends.nbctl import NbctlBackend
+from ovnlb_backends.sandbox import OvnSandbox
+from ovnlb_backends.service.sync import LbResult, run_sync
+from ovnlb_core.plan import LbRowSet, LoadBalancerRow, diff
+from ovnlb_core.rawops import initial_ops
+from ovnlb_core.rows import lb_rowset
+from ovnlb_core.sync import view_from_api
+from paths import ROOT
+
+
+def _load_bench_sync() -> ModuleType:
+    """benchmarks/bench_sync.py (its topology and Octavia view)."""
+    spec = importlib.util.spec_from_file_location(
+        "ovnlb_bench_sync", ROOT / "benchmarks" / "bench_sync.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench_sync = _load_bench_sync()
+
+LB = "5e0c1a7d-3b2f-4c8e-9d6a-1f2e3d4c0101"
+LB2 = "5e0c1a7d-3b2f-4c8e-9d6a-1f2e3d4c0102"
+NAME = "7d1c3e55-0000-4000-8000-00000000b101"
+
+
+@pytest.fixture
+def backend(nb_server: OvnSandbox) -> Iterator[NbctlBackend]:
+    """A direct-mode NbctlBackend (fresh reads) on a server with switch sw0."""
+    nb_server.nbctl("ls-add", "sw0")
+    be = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=False)
+    try:
+        yield be
+    finally:
+        be.close()
+
+
+@pytest.fixture
+def commands(backend: NbctlBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command ``backend`` runs, as its name and table (``find Load_Balancer``)."""
+    names: list[str] = []
+    run = backend.run
+
+    def recording(cmds: Any, **kw: Any) -> str:
+        for c in cmds:
+            words = [a for a in c if not a.startswith("--")]
+            names.append(" ".join(words[:2]))
+        return run(cmds, **kw)
+
+    monkeypatch.setattr(backend, "run", recording)
+    return names
+
+
+def other_writer(nb_server: OvnSandbox, *args: str) -> str:
+    return str(nb_server.nbctl(*args)).strip()
+
+
+def lb_by_other_writer(nb_server: OvnSandbox, name: str, vip: str) -> str:
+    return other_writer(
+        nb_server,
+        "create",
+        "Load_Balancer",
+        f"name={json.dumps(name)}",
+        f'vips:{json.dumps(vip)}="10.0.1.5:80"',
+        "protocol=tcp",
+    )
+
+
+def names_found(be: NbctlBackend, name: str) -> list[str]:
+    return [u for u, _r in be.reader().by_name("Load_Balancer", name)]
+
+
+def lb_row(uuid: str, protocol: str = "tcp") -> LoadBalancerRow:
+    return LoadBalancerRow(
+        uuid=uuid,
+        name=NAME,
+        protocol=protocol,
+        vips={"10.0.0.10:80": "10.0.1.5:8080"},
+        external_ids={"enabled": "True"},
+    )
+
+
+def commit_desired(be: NbctlBackend, desired: LbRowSet) -> None:
+    actual = lb_rowset(be.reader(), NAME)
+    be.commit(diff(actual, desired), basis=actual)
+
+
+@pytest.mark.ovn
+def test_a_whole_table_read_teaches_every_name(
+    nb_server: OvnSandbox, backend: NbctlBackend, commands: list[str]
+) -> None:
+    a = lb_by_other_writer(nb_server, "a", "10.0.0.1:80")
+    dups = sorted(lb_by_other_writer(nb_server, "dup", f"10.0.0.{i}:80") for i in (2, 3))
+    assert len(list(backend.reader().rows("Load_Balancer"))) == 3
+    commands.clear()
+    assert names_found(backend, "a") == [a]
+    assert "get Load_Balancer" in commands and "find Load_Balancer" not in commands
+    commands.clear()
+    assert names_found(backend, "dup") == dups  # several rows: no hint, the find
+    assert "find Load_Balancer" in commands
+    # Another writer adds a row under the learnt name, renames the other: seen.
+    a2 = lb_by_other_writer(nb_server, "a", "10.0.0.4:80")
+    assert names_found(backend, "a") == sorted([a, a2])
+    other_writer(nb_server, "set", "Load_Balancer", a2, 'name="b"')
+    assert names_found(backend, "a") == [a]
+    assert names_found(backend, "b") == [a2]
+    other_writer(nb_server, "set", "Load_Balancer", a, 'name="c"')
+    assert names_found(backend, "a") == []
+
+
+@pytest.mark.ovn
+def test_a_committed_insert_is_its_names_hint_and_its_holders_come_with_it(
+    nb_server: OvnSandbox, backend: NbctlBackend, commands: list[str]
+) -> None:
+    [(sw0, _row)] = backend.reader().by_name("Logical_Switch", "sw0")
+    commit_desired(backend, LbRowSet(lbs={LB: lb_row(LB)}, switches={LB: frozenset({"sw0"})}))
+    commands.clear()
+    before = backend.invocation_count()
+    rows = lb_rowset(backend.reader(), NAME)
+    # One request: the row, its holders and the check that it is the only one so named.
+    assert backend.invocation_count() - before == 1
+    assert "find Load_Balancer" not in commands and "get Load_Balancer" in commands
+    assert rows.switches == {LB: frozenset({"sw0"})} and set(rows.lbs) == {LB}
+    # Another writer detaches it and adds a row under its name: both seen.
+    other_writer(nb_server, "ls-lb-del", "sw0", LB)
+    other = lb_by_other_writer(nb_server, NAME, "10.0.0.11:80")
+    rows = lb_rowset(backend.reader(), NAME)
+    assert set(rows.lbs) == {LB, other} and rows.switches == {}
+    other_writer(nb_server, "destroy", "Load_Balancer", other)
+    # An insert under a name whose basis row survives is no hint: the find answers.
+    commit_desired(backend, LbRowSet(lbs={LB: lb_row(LB), LB2: lb_row(LB2, "udp")}))
+    commands.clear()
+    assert names_found(backend, NAME) == [LB, LB2]
+    assert "find Load_Balancer" in commands
+    assert sw0
+
+
+@pytest.mark.ovn
+def test_a_switchs_port_hint_follows_another_writer(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    other_writer(nb_server, "lsp-add", "sw0", "vm1", "--", "lsp-add", "sw0", "rp1")
+    other_writer(nb_server, "lsp-set-type", "rp1", "router")
+    [(ls, _row)] = backend.reader().by_name("Logical_Switch", "sw0")
+
+    def routers() -> list[tuple[str, str]]:
+        return [
+            (str(r["name"]), str(r["options"].get("router-port", "")))
+            for _u, r in backend.reader().switch_ports_of_type(ls, "router")
+        ]
+
+    assert routers() == [("rp1", "")]
+    before = backend.invocation_count()
+    assert routers() == [("rp1", "")]
+    assert backend.invocation_count() - before == 1  # ports, types and rows at once
+    # The remembered router port changes: its fresh row is read.
+    other_writer(nb_server, "lsp-set-options", "rp1", "router-port=lrp1")
+    assert routers() == [("rp1", "lrp1")]
+    # A router port added, one retyped, one deleted: the port set or types say so.
+    other_writer(nb_server, "lsp-add", "sw0", "rp2", "--", "lsp-set-type", "rp2", "router")
+    assert routers() == [("rp1", "lrp1"), ("rp2", "")]
+    other_writer(nb_server, "lsp-set-type", "rp1", "")
+    assert routers() == [("rp2", "")]
+    other_writer(nb_server, "lsp-del", "rp2")
+    assert routers() == []
+    other_writer(nb_server, "lsp-set-type", "vm1", "router")
+    assert routers() == [("vm1", "")]
+
+
+@pytest.mark.ovn
+def test_a_sync_sees_another_writers_changes_made_before_each_lbs_turn(
+    nb_server: OvnSandbox,
+) -> None:
+    lbs, subnets = view_from_api(bench_sync.octavia_view(4, 3))
+    be = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=False)
+    idl = IdlBackend(nb_server.nb_remote, timeout=10)
+    try:
+        be.apply_raw(initial_ops(bench_sync.topology()))
+        assert run_sync(be, lbs, subnets).counts()["create"] == 4
+        idl.wait_for(lambda: len(idl.reader().rows("Load_Balancer")) == 4, timeout=5)
+        synced = {lb.id: lb_rowset(idl.reader(), lb.id) for lb in lbs}
+        ls = f"neutron-{bench_sync.NET}"
+        third, fourth = lbs[2].id, lbs[3].id
+
+        def meddle(done: int, _total: int, _result: LbResult) -> None:
+            # After the first load balancer's turn (its reads are in the backend's
+            # hints), another writer changes the third and the fourth.
+            if done != 1:
+                return
+            [(u3, _r)] = lb_rowset(idl.reader(), third).lbs.items()
+            other_writer(nb_server, "set", "Load_Balancer", u3, 'vips={"10.9.9.9:80"="1.2.3.4:80"}')
+            [u4] = lb_rowset(idl.reader(), fourth).lbs
+            other_writer(nb_server, "ls-lb-del", ls, u4)
+
+        second = run_sync(be, lbs, subnets, progress=meddle)
+        assert second.ok
+        kinds = {r.lb_id: r.action.kind.value for r in second.results}
+        assert kinds == {
+            lbs[0].id: "in-sync",
+            lbs[1].id: "in-sync",
+            third: "update",
+            fourth: "update",
+        }
+        third_sync = run_sync(be, lbs, subnets)
+        assert third_sync.counts()["in-sync"] == 4 and third_sync.transactions == 0
+        idl.wait_for(lambda: {lb.id: lb_rowset(idl.reader(), lb.id) for lb in lbs} == synced, 5)
+    finally:
+        be.close()
+        idl.close()
