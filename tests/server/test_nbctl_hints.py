@@ -191,6 +191,30 @@ def test_a_switchs_port_hint_follows_another_writer(
 
 
 @pytest.mark.ovn
+def test_a_port_deleted_between_the_port_set_and_the_types_is_left_out(
+    nb_server: OvnSandbox, backend: NbctlBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_writer(nb_server, "lsp-add", "sw0", "vm1", "--", "lsp-add", "sw0", "rp1")
+    other_writer(nb_server, "lsp-add", "sw0", "vm2", "--", "lsp-set-type", "rp1", "router")
+    [(ls, _row)] = backend.reader().by_name("Logical_Switch", "sw0")
+    run = backend.run
+    raced: list[str] = []
+
+    def racing(cmds: Any, **kw: Any) -> str:
+        # Types are printed in the order asked, without UUIDs: one port fewer
+        # must not shift the others' types.
+        if not raced and any("--columns=type" in c for c in cmds):
+            raced.append(other_writer(nb_server, "lsp-del", "vm1"))
+        return run(cmds, **kw)
+
+    monkeypatch.setattr(backend, "run", racing)
+    reader = backend.reader()
+    assert [r["name"] for _u, r in reader.switch_ports_of_type(ls, "router")] == ["rp1"]
+    assert [r["name"] for _u, r in reader.switch_ports_of_type(ls, "")] == ["vm2"]
+    assert raced
+
+
+@pytest.mark.ovn
 def test_a_sync_sees_another_writers_changes_made_before_each_lbs_turn(
     nb_server: OvnSandbox,
 ) -> None:

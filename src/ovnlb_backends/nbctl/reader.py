@@ -20,6 +20,8 @@ from ovnlb_backends.nbctl.syntax import (
     HEAVY,
     LB,
     Command,
+    canonical,
+    column_values,
     light_columns,
     list_cmd,
     parse_tables,
@@ -47,6 +49,24 @@ GET_BY_NAME: Final = frozenset(
         LB,
     }
 )
+
+
+def _types_cmd(ports: Sequence[str]) -> Command:
+    """The ``type`` of each of ``ports``, printed in their order (missing ones left out)."""
+    return ["--if-exists", "--columns=type", "list", "Logical_Switch_Port", *ports]
+
+
+def _types_of(ports: Sequence[str], out: str) -> dict[str, str] | None:
+    """Each port's type from :func:`_types_cmd`'s output (None when a port was missing).
+
+    ``list`` prints the records in the order given, so printing no UUIDs
+    halves the output; a missing port (``--if-exists``) shows as fewer rows.
+    """
+    types = column_values(out)
+    if len(types) != len(ports):
+        return None
+    spec = SCHEMA["Logical_Switch_Port"]["type"]
+    return {u: str(canonical(spec, t)) for u, t in zip(ports, types, strict=True)}
 
 
 class _LazyRow(Mapping[str, Any]):
@@ -402,8 +422,8 @@ class NbctlReader:
         """The ports of switch ``ls_uuid`` by ``type`` (answer kept).
 
         One request when the backend's cache knows the switch's ports: the
-        switch's port set, the types of the ports it had last time and the
-        rows of the ports wanted last time (its router ports), used only when
+        switch's port set, the rows of the ports wanted last time (its router
+        ports) and the types of the ports it had last time, used only when
         the port set read in that request is the one remembered (the rows,
         fresh reads, are kept either way). Otherwise a second request reads
         the types of the ports the switch has now.
@@ -420,7 +440,6 @@ class NbctlReader:
             ls = ""
         if ls:
             lsp = "Logical_Switch_Port"
-            types_cmd = ["--if-exists", "--columns=_uuid,type", "list", lsp]
             hint, wanted = self._cache.switch_ports(ls)
             commands: list[tuple[str, Command]] = [
                 (
@@ -428,29 +447,41 @@ class NbctlReader:
                     ["--if-exists", "--columns=_uuid,ports", "list", "Logical_Switch", ls],
                 )
             ]
-            if hint:
-                commands.append((lsp, [*types_cmd, *hint]))
             if wanted:
                 cols = ",".join(["_uuid", *light_columns(lsp)])
                 commands.append((lsp, ["--if-exists", f"--columns={cols}", "list", lsp, *wanted]))
-            got = self._query(commands, rows_upto=0)
+            types = [_types_cmd(hint)] if hint else []
+            out = self._backend.run(
+                [*(c for _t, c in commands), *types], json_output=True, read_only=True
+            )
+            got, rest = split_tables(out, [t for t, _c in commands])
             if wanted:
-                self._adopt(lsp, {u: dict(r) for u, r in got[-1].items()})
-            ls_row = got[0].get(ls)
+                self._adopt(lsp, got[1][1])
+            ls_row = got[0][1].get(ls)
             ports = sorted(ls_row["ports"]) if ls_row is not None else []
-            if ports and tuple(ports) == hint:
-                typed = got[1]
-            elif ports:
-                (typed,) = self._query([(lsp, [*types_cmd, *ports])], 0)
-            else:
-                typed = {}
-            for u in sorted(typed):
-                by_type.setdefault(str(typed[u].get("type", "")), []).append(u)
+            typed = _types_of(hint, rest) if ports and tuple(ports) == hint else None
+            if typed is None and ports:
+                typed = self._port_types(ports)
+            for u, port_type in sorted((typed or {}).items()):
+                by_type.setdefault(port_type, []).append(u)
             if ports:
                 self._cache.set_switch_ports(ls, ports)
         self._memo[("switch_ports", ls_uuid)] = ports
         self._memo[key] = by_type
         return by_type
+
+    def _port_types(self, ports: Sequence[str]) -> dict[str, str]:
+        """The ``type`` of each of ``ports`` that exists (one request)."""
+        out = self._backend.run([_types_cmd(ports)], json_output=True, read_only=True)
+        typed = _types_of(ports, out)
+        if typed is None:  # some port is gone: name each row
+            cmd = ["--if-exists", "--columns=_uuid,type", "list", "Logical_Switch_Port", *ports]
+            ((_t, rows),) = parse_tables(
+                self._backend.run([cmd], json_output=True, read_only=True),
+                ["Logical_Switch_Port"],
+            )
+            typed = {u: str(r.get("type", "")) for u, r in rows.items()}
+        return typed
 
     def switch_ports_with_address(self, ls_uuid: str, address: str) -> list[tuple[str, Row]]:
         """Ports of switch ``ls_uuid`` with the token ``address`` in ``addresses``, by UUID.
