@@ -91,7 +91,7 @@ balancer's holders in its name check, its health checks with its holders.
 Through a daemon, whose replica is already loaded, a warm request's reads
 then cost about the rows they return, except the name check itself, which
 compares every row's name (``get``; ``lb-list NAME`` would be 6x faster
-but ovn-nbctl 23.03 stops at the first row so named and proves nothing).
+but ovn-nbctl 23.03 leaves out rows without VIPs, so it proves nothing).
 
 A sync (:func:`~ovnlb_backends.service.sync.run_sync`) shares only these
 hints between its load balancers, never rows or answers: each load

@@ -286,7 +286,7 @@ class NbctlReader:
         only row with that name, nothing when there is none, nothing or an
         error when there are several (any error: the ``find`` answers).
         (``lb-list NAME``, 6x faster over 10k rows, is no proof: ovn-nbctl
-        23.03 prints the first row so named and does not look for others.)
+        23.03 prints every row so named except those without VIPs.)
         A table whose names ``get`` does not know, or a name ovn-nbctl could
         take for this row's UUID (or a prefix of it) or could not take
         verbatim, is not checked this way (None: ``find``). For a load
