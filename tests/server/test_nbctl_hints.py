@@ -191,6 +191,34 @@ def test_a_switchs_port_hint_follows_another_writer(
 
 
 @pytest.mark.ovn
+def test_a_router_ports_router_comes_with_its_name_check(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    other_writer(nb_server, "lr-add", "lr0", "--", "lr-add", "lr1")
+    other_writer(nb_server, "lrp-add", "lr0", "rp0", "00:00:00:00:00:01", "10.0.0.1/24")
+
+    def router_of(port: str) -> list[str]:
+        reader = backend.reader()
+        lrps = reader.by_name("Logical_Router_Port", port)
+        if not lrps:
+            return []
+        return [r["name"] for _u, r in reader.referrers("Logical_Router", "ports", lrps[0][0])]
+
+    assert router_of("rp0") == ["lr0"]
+    before = backend.invocation_count()
+    assert router_of("rp0") == ["lr0"]
+    assert backend.invocation_count() - before == 1
+    # Moved to another router by another writer (a new row under the name).
+    other_writer(nb_server, "lrp-del", "rp0")
+    other_writer(nb_server, "lrp-add", "lr1", "rp0", "00:00:00:00:00:01", "10.0.0.1/24")
+    assert router_of("rp0") == ["lr1"]
+    # The same row, held by a second router too: both seen.
+    [(u, _r)] = backend.reader().by_name("Logical_Router_Port", "rp0")
+    other_writer(nb_server, "add", "Logical_Router", "lr0", "ports", u)
+    assert sorted(router_of("rp0")) == ["lr0", "lr1"]
+
+
+@pytest.mark.ovn
 def test_a_port_deleted_between_the_port_set_and_the_types_is_left_out(
     nb_server: OvnSandbox, backend: NbctlBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:

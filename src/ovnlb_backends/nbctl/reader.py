@@ -306,8 +306,7 @@ class NbctlReader:
         commands: list[tuple[str, Command]] = (
             [] if known else [(table, ["--if-exists", f"--columns={cols}", "list", table, uuid])]
         )
-        # What lb_rowset asks next about a load balancer row, in the same request.
-        ahead = self._holder_finds(uuid) if table == LB else []
+        ahead = self._finds_ahead(table, uuid)
         commands += [(t, c) for _k, t, c in ahead]
         get: Command = ["--if-exists", "get", table, name, "_uuid"]
         try:
@@ -331,12 +330,28 @@ class NbctlReader:
             return None
         return self._adopt(table, {uuid: row})[uuid]
 
+    def _finds_ahead(self, table: str, uuid: str) -> list[tuple[tuple[Any, ...], str, Command]]:
+        """The finds a request makes next about row ``uuid`` found by name: a load
+        balancer's holders (:func:`~ovnlb_core.rows.lb_rowset`), a router port's
+        router (:class:`~ovnlb_core.topology.Topology`)."""
+        if table == LB:
+            return self._holder_finds(uuid)
+        if table == "Logical_Router_Port":
+            return self._referrer_finds([("Logical_Router", f"ports{{>=}}{uuid}")])
+        return []
+
     def _holder_finds(self, lb: str) -> list[tuple[tuple[Any, ...], str, Command]]:
         """The finds of the switches and routers holding ``lb`` not answered yet:
         (memo key, table, command)."""
+        cond = f"load_balancer{{>=}}{lb}"
+        return self._referrer_finds([("Logical_Switch", cond), ("Logical_Router", cond)])
+
+    def _referrer_finds(
+        self, finds: Sequence[tuple[str, str]]
+    ) -> list[tuple[tuple[Any, ...], str, Command]]:
+        """The ``(table, condition)`` finds not answered yet: (memo key, table, command)."""
         out: list[tuple[tuple[Any, ...], str, Command]] = []
-        for table in ("Logical_Switch", "Logical_Router"):
-            cond = f"load_balancer{{>=}}{lb}"
+        for table, cond in finds:
             key = ("find", table, cond)
             if key not in self._memo:
                 cols = ",".join(["_uuid", *light_columns(table)])
