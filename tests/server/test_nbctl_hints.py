@@ -8,15 +8,13 @@ rows between requests: the answers always equal a fresh scan's.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 import pytest
+from test_nbctl_backend import backend as backend  # the fixture: sw0, sw1, lr0, direct mode
 
+from cli_support import bench_sync as load_bench_sync
 from ovnlb_backends.idl import IdlBackend
 from ovnlb_backends.nbctl import NbctlBackend
 from ovnlb_backends.sandbox import OvnSandbox
@@ -25,61 +23,41 @@ from ovnlb_core.plan import LbRowSet, LoadBalancerRow, diff
 from ovnlb_core.rawops import initial_ops
 from ovnlb_core.rows import lb_rowset
 from ovnlb_core.sync import view_from_api
-from paths import ROOT
 
-
-def _load_bench_sync() -> ModuleType:
-    """benchmarks/bench_sync.py (its topology and Octavia view)."""
-    spec = importlib.util.spec_from_file_location(
-        "ovnlb_bench_sync", ROOT / "benchmarks" / "bench_sync.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench_sync = _load_bench_sync()
+bench_sync = load_bench_sync()
 
 LB = "5e0c1a7d-3b2f-4c8e-9d6a-1f2e3d4c0101"
 LB2 = "5e0c1a7d-3b2f-4c8e-9d6a-1f2e3d4c0102"
 NAME = "7d1c3e55-0000-4000-8000-00000000b101"
+LB_NAME = "7d1c3e55-0000-4000-8000-00000000b001"
+
+
+POOL = "7d1c3e55-0000-4000-8000-00000000c001"
 
 
 @pytest.fixture
-def backend(nb_server: OvnSandbox) -> Iterator[NbctlBackend]:
-    """A direct-mode NbctlBackend (fresh reads) on a server with switch sw0."""
-    nb_server.nbctl("ls-add", "sw0")
-    be = NbctlBackend(nb_server.nb_remote, timeout=10, daemon=False)
-    try:
-        yield be
-    finally:
-        be.close()
-
-
-@pytest.fixture
-def commands(backend: NbctlBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def recorded(backend: NbctlBackend, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every command ``backend`` runs, as its name and table (``find Load_Balancer``)."""
     names: list[str] = []
     run = backend.run
 
-    def recording(cmds: Any, **kw: Any) -> str:
-        for c in cmds:
+    def recording(commands: Any, **kw: Any) -> str:
+        for c in commands:
             words = [a for a in c if not a.startswith("--")]
             names.append(" ".join(words[:2]))
-        return run(cmds, **kw)
+        return run(commands, **kw)
 
     monkeypatch.setattr(backend, "run", recording)
     return names
 
 
 def other_writer(nb_server: OvnSandbox, *args: str) -> str:
+    """A write by another client (the sandbox's own ovn-nbctl); its output."""
     return str(nb_server.nbctl(*args)).strip()
 
 
-def lb_by_other_writer(nb_server: OvnSandbox, name: str, vip: str) -> str:
-    return other_writer(
+def lb_by_other_writer(nb_server: OvnSandbox, name: str, vip: str, **ids: str) -> str:
+    uuid = other_writer(
         nb_server,
         "create",
         "Load_Balancer",
@@ -87,6 +65,159 @@ def lb_by_other_writer(nb_server: OvnSandbox, name: str, vip: str) -> str:
         f'vips:{json.dumps(vip)}="10.0.1.5:80"',
         "protocol=tcp",
     )
+    for k, v in ids.items():
+        other_writer(nb_server, "set", "Load_Balancer", uuid, f"external_ids:{k}={json.dumps(v)}")
+    return uuid
+
+
+@pytest.mark.ovn
+def test_name_and_pool_hints_skip_the_scans_and_see_another_writers_changes(
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
+) -> None:
+    from ovnlb_core.rows import find_lb_of_pool
+
+    pool_key = f"pool_{POOL}"
+    first = lb_by_other_writer(nb_server, LB_NAME, "10.0.0.10:80", **{pool_key: ""})
+    assert find_lb_of_pool(backend.reader(), POOL) == LB_NAME
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", LB_NAME)] == [first]
+    # Found once: the next requests read the rows by UUID, with no find (no scan).
+    recorded.clear()
+    reader = backend.reader()
+    assert find_lb_of_pool(reader, POOL) == LB_NAME
+    assert [u for u, _r in reader.by_name("Load_Balancer", LB_NAME)] == [first]
+    assert "find Load_Balancer" not in recorded and "get Load_Balancer" in recorded
+
+    # Another writer adds a second row under the name: both are seen.
+    second = lb_by_other_writer(nb_server, LB_NAME, "10.0.0.10:53")
+    got = [u for u, _r in backend.reader().by_name("Load_Balancer", LB_NAME)]
+    assert got == sorted([first, second])
+    other_writer(nb_server, "destroy", "Load_Balancer", second)
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", LB_NAME)] == [first]
+
+    # Deleted and recreated under the same name (and pool) by another writer.
+    other_writer(nb_server, "destroy", "Load_Balancer", first)
+    again = lb_by_other_writer(nb_server, LB_NAME, "10.0.0.10:80", **{pool_key: ""})
+    reader = backend.reader()
+    assert find_lb_of_pool(reader, POOL) == LB_NAME
+    assert [u for u, _r in reader.by_name("Load_Balancer", LB_NAME)] == [again]
+    assert [u for u, _r in reader.load_balancers_with_external_id([pool_key])] == [again]
+
+    # Renamed by another writer: the old name finds nothing, the new one the row.
+    other_writer(nb_server, "set", "Load_Balancer", again, 'name="renamed"')
+    assert backend.reader().by_name("Load_Balancer", LB_NAME) == []
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", "renamed")] == [again]
+
+    # The pool moved to another load balancer (key removed here, set there).
+    other = lb_by_other_writer(nb_server, "other-lb", "10.0.0.11:80", **{pool_key: ""})
+    other_writer(nb_server, "remove", "Load_Balancer", again, "external_ids", json.dumps(pool_key))
+    assert find_lb_of_pool(backend.reader(), POOL) == "other-lb"
+    assert [u for u, _r in backend.reader().load_balancers_with_external_id([pool_key])] == [other]
+    # And gone: nothing.
+    other_writer(nb_server, "destroy", "Load_Balancer", other)
+    assert find_lb_of_pool(backend.reader(), POOL) is None
+
+
+@pytest.mark.ovn
+def test_name_hint_is_not_fooled_by_names_ovn_nbctl_reads_as_uuids(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    # A row whose name is another row's UUID: ovn-nbctl's `get` finds the row
+    # by UUID first; the hint must not take that for "the only row so named".
+    target = lb_by_other_writer(nb_server, "target", "10.0.0.12:80")
+    named = lb_by_other_writer(nb_server, target, "10.0.0.13:80")
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", target)] == [named]
+    twin = lb_by_other_writer(nb_server, target, "10.0.0.14:80")
+    got = [u for u, _r in backend.reader().by_name("Load_Balancer", target)]
+    assert got == sorted([named, twin])
+    # A name that is a prefix of its own row's UUID is never checked by `get`.
+    prefix = lb_by_other_writer(nb_server, "p", "10.0.0.15:80")
+    other_writer(nb_server, "set", "Load_Balancer", prefix, f'name="{prefix[:8]}"')
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", prefix[:8])] == [prefix]
+    dup = lb_by_other_writer(nb_server, prefix[:8], "10.0.0.16:80")
+    got = [u for u, _r in backend.reader().by_name("Load_Balancer", prefix[:8])]
+    assert got == sorted([prefix, dup])
+
+
+@pytest.mark.ovn
+def test_switch_ports_of_a_type_follow_another_writer(
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
+) -> None:
+    other_writer(nb_server, "lsp-add", "sw0", "vm1", "--", "lsp-add", "sw1", "rp-other")
+    other_writer(nb_server, "lsp-set-type", "rp-other", "router")
+    [(ls, _row)] = backend.reader().by_name("Logical_Switch", "sw0")
+    assert backend.reader().switch_ports_of_type(ls, "router") == []
+    other_writer(nb_server, "lsp-add", "sw0", "rp1", "--", "lsp-set-type", "rp1", "router")
+    recorded.clear()
+    found = backend.reader().switch_ports_of_type(ls, "router")
+    assert [r["name"] for _u, r in found] == ["rp1"]
+    assert "find Logical_Switch_Port" not in recorded  # from the switch's own ports
+    other_writer(nb_server, "lsp-set-type", "rp1", "")
+    assert backend.reader().switch_ports_of_type(ls, "router") == []
+    plain = backend.reader().switch_ports_of_type(ls, "")
+    assert sorted(r["name"] for _u, r in plain) == ["rp1", "vm1"]
+    assert [u for u, _r in plain] == sorted(u for u, _r in plain)
+
+
+@pytest.mark.ovn
+def test_name_hint_check_that_ovn_nbctl_refuses_falls_back_to_the_find(
+    nb_server: OvnSandbox, backend: NbctlBackend
+) -> None:
+    # `get` of a name no row has, which begins two rows' UUIDs, is an error in ovn-nbctl
+    # ("2 or more rows whose UUIDs begin with"): a miss, not a failed request.
+    for suffix, name in (("0001", "x1"), ("0002", "x2")):
+        other_writer(
+            nb_server,
+            f"--id=abcd0000-0000-4000-8000-00000000{suffix}",
+            "create",
+            "Load_Balancer",
+            f'name="{name}"',
+        )
+    named = lb_by_other_writer(nb_server, "abcd", "10.0.0.17:80")
+    assert [u for u, _r in backend.reader().by_name("Load_Balancer", "abcd")] == [named]
+    other_writer(nb_server, "set", "Load_Balancer", named, 'name="gone"')
+    assert backend.reader().by_name("Load_Balancer", "abcd") == []
+
+
+@pytest.mark.ovn
+def test_every_named_table_is_found_by_its_kept_uuid(
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
+) -> None:
+    from ovnlb_core.nb import NAMED_TABLES
+
+    other_writer(
+        nb_server,
+        "lsp-add",
+        "sw0",
+        "p0",
+        "--",
+        "lrp-add",
+        "lr0",
+        "rp0",
+        "00:00:00:00:00:01",
+        "10.0.0.1/24",
+    )
+    other_writer(
+        nb_server, "ha-chassis-group-add", "g0", "--", "lb-add", "lb0", "10.0.0.9:80", "10.0.1.5:80"
+    )
+    other_writer(nb_server, "lrp-set-gateway-chassis", "rp0", "ch0", "1")
+    names = {
+        "Logical_Switch": "sw0",
+        "Logical_Switch_Port": "p0",
+        "Logical_Router": "lr0",
+        "Logical_Router_Port": "rp0",
+        "HA_Chassis_Group": "g0",
+        "Gateway_Chassis": "rp0-ch0",
+        "Load_Balancer": "lb0",
+    }
+    assert set(names) == NAMED_TABLES
+    for table, name in names.items():
+        [(uuid, _row)] = backend.reader().by_name(table, name)
+        recorded.clear()
+        assert [u for u, _r in backend.reader().by_name(table, name)] == [uuid]
+        if table == "Gateway_Chassis":  # ovn-nbctl's get has no name for it: find
+            assert recorded == [f"find {table}"]
+        else:
+            assert f"find {table}" not in recorded and f"get {table}" in recorded, table
 
 
 def names_found(be: NbctlBackend, name: str) -> list[str]:
@@ -110,39 +241,40 @@ def commit_desired(be: NbctlBackend, desired: LbRowSet) -> None:
 
 @pytest.mark.ovn
 def test_a_whole_table_read_teaches_every_name(
-    nb_server: OvnSandbox, backend: NbctlBackend, commands: list[str]
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
 ) -> None:
-    a = lb_by_other_writer(nb_server, "a", "10.0.0.1:80")
+    # Names no UUID can begin with (those are never checked with get).
+    a = lb_by_other_writer(nb_server, "lb-a", "10.0.0.1:80")
     dups = sorted(lb_by_other_writer(nb_server, "dup", f"10.0.0.{i}:80") for i in (2, 3))
     assert len(list(backend.reader().rows("Load_Balancer"))) == 3
-    commands.clear()
-    assert names_found(backend, "a") == [a]
-    assert "get Load_Balancer" in commands and "find Load_Balancer" not in commands
-    commands.clear()
+    recorded.clear()
+    assert names_found(backend, "lb-a") == [a]
+    assert "get Load_Balancer" in recorded and "find Load_Balancer" not in recorded
+    recorded.clear()
     assert names_found(backend, "dup") == dups  # several rows: no hint, the find
-    assert "find Load_Balancer" in commands
+    assert "find Load_Balancer" in recorded
     # Another writer adds a row under the learnt name, renames the other: seen.
-    a2 = lb_by_other_writer(nb_server, "a", "10.0.0.4:80")
-    assert names_found(backend, "a") == sorted([a, a2])
-    other_writer(nb_server, "set", "Load_Balancer", a2, 'name="b"')
-    assert names_found(backend, "a") == [a]
-    assert names_found(backend, "b") == [a2]
-    other_writer(nb_server, "set", "Load_Balancer", a, 'name="c"')
-    assert names_found(backend, "a") == []
+    a2 = lb_by_other_writer(nb_server, "lb-a", "10.0.0.4:80")
+    assert names_found(backend, "lb-a") == sorted([a, a2])
+    other_writer(nb_server, "set", "Load_Balancer", a2, 'name="lb-b"')
+    assert names_found(backend, "lb-a") == [a]
+    assert names_found(backend, "lb-b") == [a2]
+    other_writer(nb_server, "set", "Load_Balancer", a, 'name="lb-c"')
+    assert names_found(backend, "lb-a") == []
 
 
 @pytest.mark.ovn
 def test_a_committed_insert_is_its_names_hint_and_its_holders_come_with_it(
-    nb_server: OvnSandbox, backend: NbctlBackend, commands: list[str]
+    nb_server: OvnSandbox, backend: NbctlBackend, recorded: list[str]
 ) -> None:
     [(sw0, _row)] = backend.reader().by_name("Logical_Switch", "sw0")
     commit_desired(backend, LbRowSet(lbs={LB: lb_row(LB)}, switches={LB: frozenset({"sw0"})}))
-    commands.clear()
+    recorded.clear()
     before = backend.invocation_count()
     rows = lb_rowset(backend.reader(), NAME)
     # One request: the row, its holders and the check that it is the only one so named.
     assert backend.invocation_count() - before == 1
-    assert "find Load_Balancer" not in commands and "get Load_Balancer" in commands
+    assert "find Load_Balancer" not in recorded and "get Load_Balancer" in recorded
     assert rows.switches == {LB: frozenset({"sw0"})} and set(rows.lbs) == {LB}
     # Another writer detaches it and adds a row under its name: both seen.
     other_writer(nb_server, "ls-lb-del", "sw0", LB)
@@ -152,9 +284,9 @@ def test_a_committed_insert_is_its_names_hint_and_its_holders_come_with_it(
     other_writer(nb_server, "destroy", "Load_Balancer", other)
     # An insert under a name whose basis row survives is no hint: the find answers.
     commit_desired(backend, LbRowSet(lbs={LB: lb_row(LB), LB2: lb_row(LB2, "udp")}))
-    commands.clear()
+    recorded.clear()
     assert names_found(backend, NAME) == [LB, LB2]
-    assert "find Load_Balancer" in commands
+    assert "find Load_Balancer" in recorded
     assert sw0
 
 
@@ -167,10 +299,10 @@ def test_a_switchs_port_hint_follows_another_writer(
     [(ls, _row)] = backend.reader().by_name("Logical_Switch", "sw0")
 
     def routers() -> list[tuple[str, str]]:
-        return [
+        return sorted(
             (str(r["name"]), str(r["options"].get("router-port", "")))
             for _u, r in backend.reader().switch_ports_of_type(ls, "router")
-        ]
+        )
 
     assert routers() == [("rp1", "")]
     before = backend.invocation_count()
@@ -194,7 +326,7 @@ def test_a_switchs_port_hint_follows_another_writer(
 def test_a_router_ports_router_comes_with_its_name_check(
     nb_server: OvnSandbox, backend: NbctlBackend
 ) -> None:
-    other_writer(nb_server, "lr-add", "lr0", "--", "lr-add", "lr1")
+    other_writer(nb_server, "lr-add", "lr1")
     other_writer(nb_server, "lrp-add", "lr0", "rp0", "00:00:00:00:00:01", "10.0.0.1/24")
 
     def router_of(port: str) -> list[str]:
