@@ -31,7 +31,7 @@ from ovnlb_backends.nbctl.syntax import (
 from ovnlb_core.nb import NAMED_TABLES, SCHEMA, Row
 from ovnlb_core.topology import INDEXED_EXTERNAL_IDS
 
-__all__ = ["GET_BY_NAME", "NbctlReader"]
+__all__ = ["GET_BY_NAME", "MAX_WANTED", "NbctlReader"]
 
 
 #: A value no ``external_ids`` entry ovnlb looks for holds: ``key!=`` it selects the
@@ -49,6 +49,11 @@ GET_BY_NAME: Final = frozenset(
         LB,
     }
 )
+
+
+#: A switch's ports of a type whose rows the next request reads ahead (its router
+#: ports) only up to this many: a lookup of its VM ports is not read again unasked.
+MAX_WANTED: Final = 16
 
 
 def _types_cmd(ports: Sequence[str]) -> Command:
@@ -427,10 +432,9 @@ class NbctlReader:
             found = self._memo[key] = self._list_rows(
                 "Logical_Switch_Port", self._typed_ports(ls_uuid).get(port_type, [])
             )
-            if found:
-                self._cache.set_switch_ports(
-                    ls_uuid, self._memo[("switch_ports", ls_uuid)], [u for u, _r in found]
-                )
+            ls, ports = self._memo[("switch_ports", ls_uuid)]
+            if ports and len(found) <= MAX_WANTED:
+                self._cache.set_switch_ports(ls, ports, [u for u, _r in found])
         return list(found)
 
     def _typed_ports(self, ls_uuid: str) -> dict[str, list[str]]:
@@ -481,7 +485,7 @@ class NbctlReader:
                 by_type.setdefault(port_type, []).append(u)
             if ports:
                 self._cache.set_switch_ports(ls, ports)
-        self._memo[("switch_ports", ls_uuid)] = ports
+        self._memo[("switch_ports", ls_uuid)] = (ls, ports)
         self._memo[key] = by_type
         return by_type
 
