@@ -77,9 +77,28 @@ backend's :class:`LookupCache` keeps where a name's only row and a pool
 key's rows were found, and later requests read those rows by UUID (a hash
 lookup), using them only when the same reply shows they still answer the
 lookup (the name's only row, checked with ``get TABLE NAME _uuid``; the
-pool key still in the row), else the ``find``. A switch's ports of a type
-come from its own port set. Through a daemon, whose replica is already
-loaded, a warm request's reads then cost about the rows they return.
+pool key still in the row), else the ``find``. Names are learnt from
+their ``find``, from whole-table reads (``rows(table)`` iterated: a sync's
+orphan listing) and from the backend's own committed inserts (the row is
+the only one of its name when no other row of the plan or of its basis
+keeps the name). A switch's ports of a type come from its own port set;
+the cache keeps that set and the ports whose rows were wanted (its router
+ports), so one request reads the switch's ports, the types of the
+remembered ones and the rows of the wanted ones, used only when the port
+set it reads is the one remembered (else the types of the ports it has now,
+a second request). Reads a request makes next ride along: a load
+balancer's holders in its name check, its health checks with its holders.
+Through a daemon, whose replica is already loaded, a warm request's reads
+then cost about the rows they return, except the name check itself, which
+compares every row's name (``get``; ``lb-list NAME`` would be 6x faster
+but ovn-nbctl 23.03 leaves out rows without VIPs, so it proves nothing).
+
+A sync (:func:`~ovnlb_backends.service.sync.run_sync`) shares only these
+hints between its load balancers, never rows or answers: each load
+balancer's rows and topology are read again in its own turn (a change
+another writer made before that turn is seen, and the commit checks its
+basis as for any request). A no-op sync of 1000 load balancers takes six
+daemon requests per load balancer, none a ``find`` over every load balancer.
 
 Daemon mode: ``daemon=True`` starts ``ovn-nbctl --detach`` in a private
 temporary folder (stopped by :meth:`NbctlBackend.close`); with ``daemon=None``

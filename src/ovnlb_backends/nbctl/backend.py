@@ -10,6 +10,7 @@ commands (:mod:`ovnlb_backends.nbctl.commands`) in one invocation, turning
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -65,17 +66,33 @@ class NbctlBackend(NbctlProcess):
         cmds, touched = plan_commands(plan)  # validates every value before anything runs
         if basis is not None and self.check_basis:
             self._check_basis(basis)
+        committed = False
         try:
             self._write(cmds, touched)
+            committed = True
         finally:
-            self._forget_written(plan)
+            self._note_written(plan, basis if committed else None)
 
-    def _forget_written(self, plan: Plan) -> None:
-        """Drop the lookup hints a plan's writes may have made wrong (whether or not it
-        committed). They would be caught when next used; this saves that miss."""
+    def _note_written(self, plan: Plan, basis: LbRowSet | None) -> None:
+        """Update the lookup hints a plan's writes changed: ``basis`` is the plan's basis
+        once it committed (None: it did not, or the basis is unknown).
+
+        Hints are checked when used; this only saves the misses. A committed
+        insert is the only row of its name when no other row of the plan and
+        no row of the basis that survives has it: its UUID becomes the name's
+        hint (the next lookup checks it with ``get`` instead of a ``find``).
+        Otherwise the name's hint is dropped.
+        """
         cache = self.lookup_cache
+        names = Counter(r.name for r in plan.lb_inserts)
+        if basis is not None:
+            deleted = set(plan.lb_deletes)
+            names.update(r.name for u, r in basis.lbs.items() if u not in deleted)
         for r in plan.lb_inserts:
-            cache.forget_name(LB, r.name)
+            if basis is not None and names[r.name] == 1:
+                cache.set_name(LB, r.name, [r.uuid])
+            else:
+                cache.forget_name(LB, r.name)
         cache.forget_rows(plan.lb_deletes)
         cache.forget_rows(u.uuid for u in plan.lb_updates if u.external_ids.delete)
 

@@ -25,6 +25,7 @@ __all__ = [
     "Command",
     "canonical",
     "checked_uuid",
+    "column_values",
     "datum_text",
     "json_atom",
     "light_columns",
@@ -157,6 +158,15 @@ def split_tables(
     except (ValueError, KeyError, TypeError) as exc:
         raise BackendError(f"cannot parse ovn-nbctl output: {exc}: {out[:200]!r}") from None
     return result, out[pos:]
+
+
+def column_values(out: str) -> list[Any]:
+    """The cells of the one-column JSON object ovn-nbctl printed first in ``out``, in order."""
+    try:
+        doc, _pos = json.JSONDecoder().raw_decode(out, len(out) - len(out.lstrip()))
+        return [cells[0] for cells in doc["data"]]
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise BackendError(f"cannot parse ovn-nbctl output: {exc}: {out[:200]!r}") from None
 
 
 def list_cmd(table: str, records: Sequence[str] = (), *, if_exists: bool = False) -> Command:
