@@ -20,6 +20,7 @@ from ovnlb_core.model import (
     SELECTION_FIELDS,
     ListenerState,
     LoadBalancerState,
+    MemberEntry,
     PoolState,
     ProtocolRow,
 )
@@ -27,6 +28,7 @@ from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.plan import NatUpdate
 from ovnlb_core.requests.associations import vip_associations
 from ovnlb_core.status import Payload, entry
+from ovnlb_core.textcache import RowCache, member_texts
 from ovnlb_core.topology import Subnet, Topology
 
 __all__ = [
@@ -51,6 +53,15 @@ class Context:
 
     topology: Topology
     view: OctaviaView = attrs.field(factory=OctaviaView)
+    #: The caller's text cache (the pipeline passes it): requests may read strings it
+    #: remembers instead of building them again; their results are the same without it.
+    cache: RowCache | None = attrs.field(default=None, eq=False, repr=False)
+
+    def pool_texts(self, pool_id: str, members: tuple[MemberEntry, ...]) -> Sequence[str]:
+        """``[m.text() for m in members]`` (the members of pool ``pool_id``); read only."""
+        if self.cache is None:
+            return member_texts(members)
+        return self.cache.pool_texts(pool_id, members)
 
 
 @attrs.frozen

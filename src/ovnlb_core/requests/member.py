@@ -32,7 +32,6 @@ from ovnlb_core.requests.common import (
 )
 from ovnlb_core.requests.draft import RowDraft
 from ovnlb_core.status import ACTIVE, DELETED, Payload, entry, rollup
-from ovnlb_core.textcache import member_texts
 from ovnlb_core.topology import Topology, ovn_name
 
 __all__ = [
@@ -425,7 +424,7 @@ def member_batch_update(
     subnet = vip_subnet_obj(ctx, state, row)
     validate.members(members, row, subnet, batch=True)
     members = [m if m.pool_id == pool_id else attrs.evolve(m, pool_id=pool_id) for m in members]
-    texts = set(member_texts(pool.members))
+    texts = set(ctx.pool_texts(pool_id, pool.members))
     subnet_of = _SubnetOf(ctx, state.name, row)
     create: list[Member] = []
     update: list[Member] = []
@@ -515,7 +514,7 @@ def member_batch_update_columns(
     if None in set(subnets):
         vip = vip_subnet(ctx, state.name, row) or ""
         subnets = [s or vip for s in subnets]
-    texts = set(member_texts(pool.members))
+    texts = set(ctx.pool_texts(pool_id, pool.members))
     wanted_texts = map(MEMBER_TEXT, cols.ids, cols.addresses, cols.ports, subnets)
     kept = list(map(texts.__contains__, wanted_texts))
     n = len(kept)
