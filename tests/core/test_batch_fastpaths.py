@@ -4,11 +4,18 @@ from the RowCache (issue 12, the 1% change of a 10k pool)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
-from hypothesis import given, settings
+import attrs
+import pytest
+import test_requests_table as table
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_requests_table import MS, PO, STEP4, TOPOLOGY, VIP_SUBNET, L
 
 from ovnlb_core import requests as rq
+from ovnlb_core.errors import OvnlbError
 from ovnlb_core.formats import (
     IPV4_LINES_RE,
     IPV4_RE,
@@ -16,13 +23,17 @@ from ovnlb_core.formats import (
     UUID_RE,
     all_lines,
 )
-from ovnlb_core.model import LoadBalancerState
+from ovnlb_core.model import LoadBalancerState, MemberEntry, PoolState
 from ovnlb_core.nb import NbSnapshot
+from ovnlb_core.octavia import Member, MemberColumns
 from ovnlb_core.parse import parse
+from ovnlb_core.plan import NatUpdate
+from ovnlb_core.requests import member as member_mod
+from ovnlb_core.status import DELETED, Payload, entry, rollup
 from ovnlb_core.textcache import member_texts
 from ovnlb_core.topology import Topology
 from ovnlb_core.translate import RowCache, translate
-from strategies import ipv4, lb_states, uuids
+from strategies import ipv4, lb_states, statuses, uuids
 
 #: Texts near the patterns: valid ones, ones with a newline or other character spliced in.
 _near = st.one_of(
@@ -70,3 +81,141 @@ def test_pool_texts_are_the_member_texts(state: LoadBalancerState, warm: bool) -
         for row in state.rows:
             for pool in row.pools:
                 assert list(ctx.pool_texts(pool.id, pool.members)) == member_texts(pool.members)
+
+
+# -- one draft for the whole batch ---------------------------------------------------------------
+
+_IDS = [f"00000000-0000-4000-8000-0000000002{i:02d}" for i in range(6)]
+_ADDRESSES = ["10.10.10.10", "10.10.10.11", "172.24.4.20"]
+
+
+def _sequential_batch(
+    ctx: rq.Context,
+    state: LoadBalancerState,
+    pool_id: str,
+    create: Sequence[Member],
+    update: Sequence[Member],
+    delete: Sequence[Member],
+    kept: tuple[list[str], list[bool]] | None = None,
+) -> rq.Outcome:
+    """The batch as three requests, each on the row the previous one wrote (what
+    ``member._batch`` did before one draft took the whole batch)."""
+    reports: list[Payload] = []
+    nats: list[NatUpdate] = []
+    if create:
+        state, row, statuses, new_nats = member_mod._add_members(
+            ctx, state, pool_id, create, new_only=True
+        )
+        nats += new_nats
+        reports.append(rollup(state.name, row, ctx.view, statuses=statuses))
+    items = (
+        [(m, True) for m in update]
+        if kept is None
+        else [
+            (Member(i, pool_id, "10.0.0.1", 1, None, a), True) for i, a in zip(*kept, strict=True)
+        ]
+    )
+    if items:
+        state, report = member_mod._update_members(ctx, state, pool_id, items)
+        reports.append(report)
+    if delete:
+        state, row, statuses = member_mod._remove_members(ctx, state, pool_id, delete)
+        report = rollup(state.name, row, ctx.view, statuses=statuses, members=False)
+        report["members"] = [entry(m.id, DELETED) for m in delete]
+        reports.append(report)
+    return rq.Outcome(state, tuple(reports), tuple(nats))
+
+
+_entries = st.builds(
+    MemberEntry,
+    st.sampled_from(_IDS),
+    st.sampled_from(_ADDRESSES),
+    st.sampled_from([80, 63015]),
+    st.sampled_from([MS, VIP_SUBNET, ""]),
+)
+_batch_members = st.lists(
+    st.builds(
+        Member,
+        st.sampled_from(_IDS),
+        st.just(PO),
+        st.sampled_from(_ADDRESSES),
+        st.sampled_from([80, 63015]),
+        st.sampled_from([MS, VIP_SUBNET, None]),
+        st.booleans(),
+    ),
+    max_size=6,
+)
+
+
+@st.composite
+def _rows_without_hc(draw: st.DrawFn) -> LoadBalancerState:
+    """The walkthrough's step-4 row (no health check) with a drawn pool (repeats allowed),
+    drawn statuses (ERROR, OFFLINE, missing, foreign ids), sometimes a second pool before
+    it and the pool disabled."""
+    state = parse(L, table._rowset([STEP4]))
+    (row,) = state.rows
+    pool = row.pools[0]
+    members = tuple(draw(st.lists(_entries, max_size=6)))
+    # Mostly one status per entry (often ERROR), then a few drawn pairs.
+    every = draw(st.one_of(st.just("ERROR"), statuses))
+    pairs = [
+        (m.id, draw(st.one_of(st.just(every), statuses)))
+        for m in members
+        if draw(st.integers(0, 4))
+    ]
+    status_ids = st.sampled_from([*_IDS, "foreign"])
+    pairs += draw(st.lists(st.tuples(status_ids, statuses), max_size=3))
+    pools = [attrs.evolve(pool, members=members, enabled=draw(st.booleans()))]
+    if draw(st.booleans()):
+        # Its key sorts before or after the pool's (a row keeps its pools sorted by key).
+        other_id = draw(st.sampled_from([_IDS[5], "ffffffff-0000-4000-8000-000000000000"]))
+        pools.append(PoolState(other_id, True, tuple(draw(st.lists(_entries, max_size=2)))))
+    new = attrs.evolve(row, pools=tuple(pools), member_status=tuple(pairs) or None)
+    return state.replace(row, new)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(_rows_without_hc(), _batch_members)
+def test_one_draft_batch_is_the_three_requests(
+    state: LoadBalancerState, batch: list[Member]
+) -> None:
+    """On a row without health checks the batch's three requests share one draft: the same
+    state, reports and NAT updates as the requests applied one by one."""
+    ctx = rq.Context(TOPOLOGY)
+
+    def outcome() -> Any:
+        try:
+            out = rq.member_batch_update(ctx, state, PO, batch)
+        except OvnlbError as e:
+            return type(e), str(e)
+        return out.state, out.statuses, out.nat_updates
+
+    cols = MemberColumns.of(
+        [
+            {
+                "member_id": m.id,
+                "address": m.address,
+                "protocol_port": m.protocol_port,
+                "subnet_id": m.subnet_id,
+                "admin_state_up": m.admin_state_up,
+            }
+            for m in batch
+        ],
+        PO,
+    )
+
+    def by_columns() -> Any:
+        if cols is None:
+            return None
+        try:
+            out = rq.member_batch_update_columns(ctx, state, PO, cols)
+        except OvnlbError as e:
+            return type(e), str(e)
+        return out.state, out.statuses, out.nat_updates
+
+    fast, fast_cols = outcome(), by_columns()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(member_mod, "_batch", _sequential_batch)
+        slow, slow_cols = outcome(), by_columns()
+    assert fast == slow
+    assert fast_cols == slow_cols

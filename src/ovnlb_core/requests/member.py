@@ -20,7 +20,7 @@ import attrs
 from ovnlb_core import validate
 from ovnlb_core.errors import UnsupportedOptionError
 from ovnlb_core.formats import MEMBER_PREFIX, MEMBER_TEXT
-from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
+from ovnlb_core.model import LoadBalancerState, MemberEntry, PoolState, ProtocolRow
 from ovnlb_core.octavia import Member, MemberColumns, Update
 from ovnlb_core.plan import NatUpdate
 from ovnlb_core.requests.common import (
@@ -182,22 +182,23 @@ def _member_nat_updates(
 # -- create ---------------------------------------------------------------------------------------
 
 
-def _add_members(
+def _append_members(
     ctx: Context,
-    state: LoadBalancerState,
-    pool_id: str,
+    draft: RowDraft,
+    lb_name: str,
+    pool: PoolState,
     members: Sequence[Member],
     new_only: bool = False,
-) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str], list[NatUpdate]]:
-    """Append the members not in the pool yet (by entry text); the new state, row, the row's
-    statuses (``row.statuses()``) and the NAT updates. O(len(members)) plus one row rebuild.
+) -> list[MemberEntry]:
+    """Append to ``pool`` (in ``draft``) the members not in it yet (by entry text), with
+    their statuses, switch counts and routers; the entries added. O(len(members)) plus one
+    copy of the pool's member tuple.
 
     ``new_only``: the caller knows no member's entry text is in the pool (a batch's creates):
     the pool is not searched."""
-    state, row, pool = pool_row(state, pool_id)
+    row = draft.row
     topo = ctx.topology
-    draft = RowDraft(row)
-    subnet_of = _SubnetOf(ctx, state.name, row)
+    subnet_of = _SubnetOf(ctx, lb_name, row)
     index = _MemberIndex(pool.members)
     added_texts: set[str] = set()
     new_members = list(pool.members)
@@ -243,9 +244,24 @@ def _add_members(
         statuses.append((m.id, value))
     draft.replace_pool(attrs.evolve(pool, members=tuple(new_members)))
     draft.update_statuses(statuses)
+    return added
+
+
+def _add_members(
+    ctx: Context,
+    state: LoadBalancerState,
+    pool_id: str,
+    members: Sequence[Member],
+    new_only: bool = False,
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str], list[NatUpdate]]:
+    """:func:`_append_members` in a draft of its own, the row rebuilt; the new state, row,
+    the row's statuses (``row.statuses()``) and the NAT updates."""
+    state, row, pool = pool_row(state, pool_id)
+    draft = RowDraft(row)
+    added = _append_members(ctx, draft, state.name, pool, members, new_only)
     new_row = draft.finish()
     state = state.replace(row, new_row)
-    return state, new_row, draft.statuses(), _member_nat_updates(new_row, topo, added)
+    return state, new_row, draft.statuses(), _member_nat_updates(new_row, ctx.topology, added)
 
 
 def member_create(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
@@ -261,17 +277,15 @@ def member_create(ctx: Context, state: LoadBalancerState | None, member: Member)
 # -- delete ---------------------------------------------------------------------------------------
 
 
-def _remove_members(
-    ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
-) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str]]:
-    """Remove each member's entry (by text, else by id); the new state, row and its statuses.
-
-    O(len(members)) plus one rebuild of the pool and the row.
-    """
-    state, row, pool = pool_row(state, pool_id)
+def _drop_members(
+    ctx: Context, draft: RowDraft, lb_name: str, pool: PoolState, members: Sequence[Member]
+) -> None:
+    """Remove from ``pool`` (in ``draft``) each member's entry (by text, else by id), its
+    status, its switch count and (with health checks) its mapping. O(len(members)) plus one
+    copy of the pool's member tuple."""
+    row = draft.row
     topo = ctx.topology
-    draft = RowDraft(row)
-    subnet_of = _SubnetOf(ctx, state.name, row)
+    subnet_of = _SubnetOf(ctx, lb_name, row)
     index = _MemberIndex(pool.members)
     has_hc = bool(row.health_checks)
     gone: set[int] = set()
@@ -290,13 +304,23 @@ def _remove_members(
         # its own id).
         gone.update(j for j in index.positions(found.id) if pool.members[j] is found)
         if has_hc:
-            draft.hm_member_unmap(found, pool_id, leaving)
+            draft.hm_member_unmap(found, pool.id, leaving)
         subnet = topo.subnet(found.subnet_id)
         if subnet is not None:
             draft.disassociate_ls(topo, ovn_name(subnet.network_id))
     if gone:
         draft.replace_pool(attrs.evolve(pool, members=index.without(gone)))
     draft.drop_statuses(removed_ids)
+
+
+def _remove_members(
+    ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str]]:
+    """:func:`_drop_members` in a draft of its own, the row rebuilt; the new state, row and
+    its statuses."""
+    state, row, pool = pool_row(state, pool_id)
+    draft = RowDraft(row)
+    _drop_members(ctx, draft, state.name, pool, members)
     new_row = draft.finish()
     state = state.replace(row, new_row)
     return state, new_row, draft.statuses()
@@ -458,6 +482,11 @@ def _batch(
 ) -> Outcome:
     """A batch's create, update and delete requests, in that order, each reported. On a row
     without health checks ``kept`` (ids and admin states) may stand for ``update``."""
+    _, row, _ = pool_row(state, pool_id)
+    if not row.health_checks:
+        if kept is None:
+            kept = ([m.id for m in update], [m.admin_state_up for m in update])
+        return _batch_one_draft(ctx, state, pool_id, create, kept, delete)
     reports: list[Payload] = []
     nats: list[NatUpdate] = []
     if create:
@@ -465,11 +494,7 @@ def _batch(
         state, row, statuses, new_nats = _add_members(ctx, state, pool_id, create, new_only=True)
         nats += new_nats
         reports.append(rollup(state.name, row, ctx.view, statuses=statuses))
-    if kept is not None:
-        if kept[0]:
-            state, report = _update_admin(ctx, state, pool_id, *kept)
-            reports.append(report)
-    elif update:
+    if update:
         state, report = _update_members(ctx, state, pool_id, [(m, True) for m in update])
         reports.append(report)
     if delete:
@@ -480,19 +505,49 @@ def _batch(
     return Outcome(state, tuple(reports), tuple(nats))
 
 
-def _update_admin(
-    ctx: Context, state: LoadBalancerState, pool_id: str, ids: list[str], admins: list[bool]
-) -> tuple[LoadBalancerState, Payload]:
-    """``_update_members`` of members given by id and admin state, on a row without health
-    checks (what its batch branch does, without a Member per member)."""
-    state, row, _pool = pool_row(state, pool_id)
+def _batch_one_draft(
+    ctx: Context,
+    state: LoadBalancerState,
+    pool_id: str,
+    create: Sequence[Member],
+    kept: tuple[list[str], list[bool]],
+    delete: Sequence[Member],
+) -> Outcome:
+    """:func:`_batch` on a row without health checks: the three requests change one draft,
+    the row is rebuilt once. Each report is the roll-up of the draft as its request leaves
+    it (the statuses, and the pools in the order, of the row that request alone would
+    write), so the reports, the row and the NAT updates are those of the requests applied
+    one by one (tests/core/test_batch_fastpaths.py checks it)."""
+    state, row, pool = pool_row(state, pool_id)
     draft = RowDraft(row)
-    reported = _admin_statuses(draft, ids, admins)
-    new_row = draft.finish()
-    state = state.replace(row, new_row)
-    report = rollup(state.name, new_row, ctx.view, statuses=draft.statuses(), members=False)
-    report["members"] = reported
-    return state, report
+    name = state.name
+    reports: list[Payload] = []
+    nats: list[NatUpdate] = []
+    if create:
+        # Both batch paths create exactly the members whose entry text is not in the pool.
+        added = _append_members(ctx, draft, name, pool, create, new_only=True)
+        nats = _member_nat_updates(row, ctx.topology, added)
+        reports.append(rollup(name, row, ctx.view, statuses=draft.statuses(), pools=draft.pools()))
+    ids, admins = kept
+    if ids:
+        # No health check, every admin state given: each status follows its member's
+        # admin state alone (what _update_members does for such a batch).
+        reported = _admin_statuses(draft, ids, admins)
+        report = rollup(
+            name, row, ctx.view, statuses=draft.statuses(), members=False, pools=draft.pools()
+        )
+        report["members"] = reported
+        reports.append(report)
+    if delete:
+        current = draft.pool(pool_id)
+        assert current is not None
+        _drop_members(ctx, draft, name, current, delete)
+        report = rollup(
+            name, row, ctx.view, statuses=draft.statuses(), members=False, pools=draft.pools()
+        )
+        report["members"] = [entry(m.id, DELETED) for m in delete]
+        reports.append(report)
+    return Outcome(state.replace(row, draft.finish()), tuple(reports), tuple(nats))
 
 
 def member_batch_update_columns(
