@@ -3,6 +3,7 @@ from the RowCache (issue 12, the 1% change of a 10k pool)."""
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_requests_table import MS, PO, STEP4, TOPOLOGY, VIP_SUBNET, L
 
+from ovnlb_backends.cli import demo
+from ovnlb_backends.memory import MemoryBackend
+from ovnlb_backends.service.driver import OvnLbDriver
 from ovnlb_core import requests as rq
 from ovnlb_core.errors import OvnlbError
 from ovnlb_core.formats import (
@@ -219,3 +223,42 @@ def test_one_draft_batch_is_the_three_requests(
         slow, slow_cols = outcome(), by_columns()
     assert fast == slow
     assert fast_cols == slow_cols
+
+
+# -- the collector paused per request ----------------------------------------------------------
+
+
+def _demo_driver() -> OvnLbDriver:
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    driver = OvnLbDriver(backend, demo.SUBNETS)
+    for _title, step in demo.steps()[:3]:
+        step(driver)
+    return driver
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_request_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
+    """The driver pauses the cyclic collector while a request runs and restores it, after
+    an error too, and never turns on a collector the caller turned off."""
+    driver = _demo_driver()
+    member = {
+        "member_id": "00000000-0000-4000-8000-000000000301",
+        "pool_id": demo.POOL,
+        "address": "10.0.0.31",
+        "protocol_port": 80,
+        "subnet_id": demo.MEMBER_SUBNET,
+    }
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        driver.member_batch_update(demo.POOL, [member])
+        assert gc.isenabled() is enabled
+        with pytest.raises(OvnlbError):
+            # Refused inside the request (no subnet, address off the VIP subnet).
+            driver.member_create({**member, "subnet_id": None, "address": "192.0.2.1"})
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
