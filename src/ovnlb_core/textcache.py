@@ -329,9 +329,11 @@ class RowCache:
             new.ids = [*map(old.ids.__getitem__, kept), *(m.id for m in tail)]
         return new
 
-    def pool_texts(self, pool_id: str, members: tuple[MemberEntry, ...]) -> Sequence[str]:
-        """``member_texts(members)`` (read only): the remembered texts when ``members`` is
-        the pool's remembered tuple (what ``parse`` gave back), else built (not remembered)."""
+    def known_pool_texts(
+        self, pool_id: str, members: tuple[MemberEntry, ...]
+    ) -> Sequence[str] | None:
+        """``member_texts(members)`` (read only) when ``members`` is the pool's remembered
+        tuple (what ``parse`` gave back); else None."""
         memo = self._pools.get(pool_id)
         if (
             memo is not None
@@ -340,7 +342,7 @@ class RowCache:
         ):
             self._count("texts_hit")
             return memo.texts
-        return member_texts(members)
+        return None
 
     def pool_text(self, pool_id: str, members: tuple[MemberEntry, ...]) -> str:
         """``",".join(m.text() for m in members)``."""

@@ -262,3 +262,31 @@ def test_a_request_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
     finally:
         if was:
             gc.enable()
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(_rows_without_hc(), _batch_members)
+def test_requests_with_the_cache_are_the_requests_without(
+    state: LoadBalancerState, batch: list[Member]
+) -> None:
+    """A member create (its pool searched in the cache's texts) and a batch (the pool's
+    texts from the cache) give the same outcome with a warm cache as with none."""
+    cache = RowCache()
+    state = parse(L, translate(state, cache=cache), cache=cache)
+    warm = rq.Context(TOPOLOGY, cache=cache)
+    cold = rq.Context(TOPOLOGY)
+
+    def outcome(fn: Any, *args: Any) -> Any:
+        try:
+            out = fn(*args)
+        except OvnlbError as e:
+            return type(e), str(e)
+        return out.state, out.statuses, out.nat_updates
+
+    for m in batch[:2]:
+        assert outcome(rq.member_create, warm, state, m) == outcome(
+            rq.member_create, cold, state, m
+        )
+    assert outcome(rq.member_batch_update, warm, state, PO, batch) == outcome(
+        rq.member_batch_update, cold, state, PO, batch
+    )

@@ -59,9 +59,14 @@ class Context:
 
     def pool_texts(self, pool_id: str, members: tuple[MemberEntry, ...]) -> Sequence[str]:
         """``[m.text() for m in members]`` (the members of pool ``pool_id``); read only."""
-        if self.cache is None:
-            return member_texts(members)
-        return self.cache.pool_texts(pool_id, members)
+        known = self.known_pool_texts(pool_id, members)
+        return member_texts(members) if known is None else known
+
+    def known_pool_texts(
+        self, pool_id: str, members: tuple[MemberEntry, ...]
+    ) -> Sequence[str] | None:
+        """:meth:`pool_texts` when the cache remembers them, else None (nothing built)."""
+        return None if self.cache is None else self.cache.known_pool_texts(pool_id, members)
 
 
 @attrs.frozen

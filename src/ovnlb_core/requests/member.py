@@ -11,7 +11,7 @@ batch changes the row through one :class:`~ovnlb_core.requests.draft.RowDraft`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import compress
 from typing import Any
 
@@ -125,6 +125,10 @@ class _MemberIndex:
             k = text.find("_", k + 1)
         return best
 
+    def has_text(self, text: str) -> bool:
+        """Some member's text is ``text``."""
+        return self.by_text(text) is not None
+
     def without(self, gone: Collection[int]) -> tuple[MemberEntry, ...]:
         """The members, those at the positions ``gone`` left out (C-speed slices)."""
         out: list[MemberEntry] = []
@@ -210,11 +214,15 @@ def _append_members(
     # checks give the same answers within a request, so a batch pays them once per
     # subnet; only the switch's count moves per member.
     counted: dict[str, str | None] = {}
-    in_pool = index.by_text if pool.members and not new_only else None
+    in_pool: Callable[[str], bool] | None = None
+    if pool.members and not new_only:
+        # The cache's texts of the pool when it has them (a C-speed scan), else the index.
+        known = ctx.known_pool_texts(pool.id, pool.members)
+        in_pool = known.__contains__ if known is not None else index.has_text
     for m in members:
         e = subnet_of.entry(m)
         text = e.text()
-        if text in added_texts or (in_pool is not None and in_pool(text) is not None):
+        if text in added_texts or (in_pool is not None and in_pool(text)):
             # Not changed so far in this request: the row's statuses as they came.
             statuses.append((m.id, draft.statuses().get(m.id, "NO_MONITOR")))
             continue
