@@ -228,20 +228,15 @@ def test_one_draft_batch_is_the_three_requests(
 # -- the collector paused per request ----------------------------------------------------------
 
 
-def _demo_driver() -> OvnLbDriver:
-    backend = MemoryBackend()
-    backend.apply_raw(demo.topology_ops())
-    driver = OvnLbDriver(backend, demo.SUBNETS)
-    for _title, step in demo.steps()[:3]:
-        step(driver)
-    return driver
-
-
 @pytest.mark.parametrize("enabled", [True, False])
 def test_a_request_leaves_the_collector_as_it_found_it(enabled: bool) -> None:
     """The driver pauses the cyclic collector while a request runs and restores it, after
     an error too, and never turns on a collector the caller turned off."""
-    driver = _demo_driver()
+    backend = MemoryBackend()
+    backend.apply_raw(demo.topology_ops())
+    driver = OvnLbDriver(backend, demo.SUBNETS)
+    for _title, step in demo.steps()[:3]:  # load balancer, listener, pool
+        step(driver)
     member = {
         "member_id": "00000000-0000-4000-8000-000000000301",
         "pool_id": demo.POOL,
