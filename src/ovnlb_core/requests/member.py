@@ -46,6 +46,8 @@ __all__ = [
 _MEMBER_ID = operator.attrgetter("id")
 _ADDRESS = operator.attrgetter("address")
 _PROTOCOL_PORT = operator.attrgetter("protocol_port")
+#: A member's status without health checks, by its admin state (False, True).
+_BY_ADMIN = ("OFFLINE", "NO_MONITOR")
 
 
 class _MemberIndex:
@@ -385,7 +387,7 @@ def _updated_status(prev: str | None, has_hc: bool, m: Member, admin_given: bool
 def _admin_statuses(draft: RowDraft, ids: list[str], admins: list[bool]) -> list[dict[str, Any]]:
     """Without health checks: each member's status follows its admin state alone; set in
     ``draft``, and the members' report entries."""
-    values = ["NO_MONITOR" if a else "OFFLINE" for a in admins]
+    values = list(map(_BY_ADMIN.__getitem__, map(bool, admins)))
     draft.update_statuses(zip(ids, values, strict=True))
     return [
         {"id": mid, "provisioning_status": ACTIVE, "operating_status": value}
@@ -448,6 +450,15 @@ def member_update(ctx: Context, state: LoadBalancerState | None, upd: Update[Mem
     return Outcome(state, (report,))
 
 
+def _leaving(pool: PoolState, wanted: set[str]) -> list[Member]:
+    """A batch's deletes: a Member for each entry of the pool whose id the batch does not
+    name, in the pool's order (the entries picked at C speed)."""
+    out = compress(
+        pool.members, map(operator.not_, map(wanted.__contains__, map(_MEMBER_ID, pool.members)))
+    )
+    return [Member(e.id, pool.id, e.address, e.port, e.subnet_id or None) for e in out]
+
+
 def member_batch_update(
     ctx: Context, state: LoadBalancerState | None, pool_id: str, members: Sequence[Member]
 ) -> Outcome:
@@ -470,12 +481,7 @@ def member_batch_update(
     )
     for m, text in zip(members, wanted_texts, strict=True):
         (update if text in texts else create).append(m)
-    wanted = {m.id for m in members}
-    delete = [
-        Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
-        for e in pool.members
-        if e.id not in wanted
-    ]
+    delete = _leaving(pool, {m.id for m in members})
     return _batch(ctx, state, pool_id, create, update, delete)
 
 
@@ -588,10 +594,5 @@ def member_batch_update_columns(
         update = [cols.member(i) for i in compress(range(n), kept)]
     else:
         kept_admin = (list(compress(cols.ids, kept)), list(compress(cols.admins, kept)))
-    wanted = set(cols.ids)
-    delete = [
-        Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
-        for e in pool.members
-        if e.id not in wanted
-    ]
+    delete = _leaving(pool, set(cols.ids))
     return _batch(ctx, state, pool_id, create, update, delete, kept_admin)
