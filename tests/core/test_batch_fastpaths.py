@@ -285,3 +285,22 @@ def test_requests_with_the_cache_are_the_requests_without(
     assert outcome(rq.member_batch_update, warm, state, PO, batch) == outcome(
         rq.member_batch_update, cold, state, PO, batch
     )
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(_entries, max_size=12),
+    st.lists(st.one_of(st.sampled_from(_IDS), _entries.map(MemberEntry.text)), max_size=12),
+)
+def test_member_index_built_at_once_answers_as_scanning(
+    members: list[MemberEntry], lookups: list[str]
+) -> None:
+    """A member index told to expect many lookups (its dict built on the first) answers
+    every lookup as one that scans the ids for its first few."""
+    entries = tuple(members)
+    scanning = member_mod._MemberIndex(entries)
+    built = member_mod._MemberIndex(entries, expected=100)
+    for key in lookups:
+        assert list(built.positions(key)) == list(scanning.positions(key))
+        assert built.by_text(key) == scanning.by_text(key)
+        assert built.by_id(key, {0}) == scanning.by_id(key, {0})

@@ -55,10 +55,10 @@ class _MemberIndex:
 
     Lookups by id, and by entry text (:meth:`MemberEntry.text`), cost a C-speed scan
     of the ids for the first few and O(1) after (an id -> positions dict is built on
-    the ninth): no member's text is built for a lookup. An entry ``member_<id>_...``
-    can only equal the text of a member whose id is the text between ``member_`` and
-    one of the later ``_``, so only the members with those ids are compared (by their
-    full text).
+    the ninth, or on the first when the caller expects more): no member's text is built
+    for a lookup. An entry ``member_<id>_...`` can only equal the text of a member
+    whose id is the text between ``member_`` and one of the later ``_``, so only the
+    members with those ids are compared (by their full text).
     """
 
     __slots__ = ("_first", "_groups", "_ids", "_lookups", "members")
@@ -66,10 +66,12 @@ class _MemberIndex:
     #: Lookups answered by scanning before the dict is built.
     SCANS = 8
 
-    def __init__(self, members: tuple[MemberEntry, ...]) -> None:
+    def __init__(self, members: tuple[MemberEntry, ...], expected: int = 0) -> None:
+        """``expected``: how many members the caller will look up; more than
+        :attr:`SCANS` builds the dict at the first lookup (scans would be wasted)."""
         self.members = members
         self._ids: list[str] | None = None
-        self._lookups = 0
+        self._lookups = self.SCANS if expected > self.SCANS else 0
         #: id -> its first position; None until built.
         self._first: dict[str, int] | None = None
         #: id -> every position, only when some id occurs more than once.
@@ -296,7 +298,7 @@ def _drop_members(
     row = draft.row
     topo = ctx.topology
     subnet_of = _SubnetOf(ctx, lb_name, row)
-    index = _MemberIndex(pool.members)
+    index = _MemberIndex(pool.members, expected=len(members))
     has_hc = bool(row.health_checks)
     gone: set[int] = set()
     removed_ids = []
@@ -421,7 +423,7 @@ def _update_members(
         reported.append(entry(m.id, ACTIVE, value))
         if has_hc and admin_given:
             if index is None:
-                index = _MemberIndex(pool.members)
+                index = _MemberIndex(pool.members, expected=len(items))
             i = index.by_id(m.id)
             if i is not None:
                 e = pool.members[i]
