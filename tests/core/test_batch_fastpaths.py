@@ -94,16 +94,15 @@ _ADDRESSES = ["10.10.10.10", "10.10.10.11", "172.24.4.20"]
 
 
 def _sequential_batch(
-    ctx: rq.Context,
-    state: LoadBalancerState,
-    pool_id: str,
-    create: Sequence[Member],
-    update: Sequence[Member],
-    delete: Sequence[Member],
-    kept: tuple[list[str], list[bool]] | None = None,
+    ctx: rq.Context, state: LoadBalancerState, pool_id: str, *lists: Any
 ) -> rq.Outcome:
     """The batch as three requests, each on the row the previous one wrote (what
-    ``member._batch`` did before one draft took the whole batch)."""
+    ``member._batch`` did before one draft took the whole batch). ``lists``: ``_batch``'s
+    create, update, delete and (optional) kept."""
+    create: Sequence[Member] = lists[0]
+    update: Sequence[Member] = lists[1]
+    delete: Sequence[Member] = lists[2]
+    kept: tuple[list[str], list[bool]] | None = lists[3] if len(lists) > 3 else None
     reports: list[Payload] = []
     nats: list[NatUpdate] = []
     if create:
