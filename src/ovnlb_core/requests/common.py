@@ -142,7 +142,8 @@ def pool_row(
 
 
 def replace_pool(row: ProtocolRow, pool: PoolState) -> ProtocolRow:
-    """The row with the pool of ``pool``'s id replaced (moved last) or added."""
+    """The row with the pool of ``pool``'s id replaced or added (a row keeps its pools
+    sorted by key)."""
     others = [p for p in row.pools if p.id != pool.id]
     return attrs.evolve(row, pools=(*others, pool))
 
