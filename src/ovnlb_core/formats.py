@@ -47,6 +47,7 @@ __all__ = [
     "HC_OPTIONS",
     "HC_POOL",
     "HC_VIP",
+    "IPV4_LINES_RE",
     "IPV4_RE",
     "KEY_ADD_VIPS",
     "KEY_ADD_VIP_FIPS",
@@ -65,7 +66,9 @@ __all__ = [
     "POOL_PREFIX",
     "ROW_NAMESPACE",
     "SELECTION_FIELDS",
+    "UUID_LINES_RE",
     "UUID_RE",
+    "all_lines",
     "bracket",
     "dumps",
     "enabled_text",
@@ -129,21 +132,33 @@ HC_VIP: Final = "octavia:vip"
 
 # -- UUIDs -----------------------------------------------------------------------------------
 
+_UUID: Final = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 #: A UUID in 8-4-4-4-12 hex form, either case.
-UUID_RE: Final = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
+UUID_RE: Final = re.compile(f"^{_UUID}$")
 _LOWER_UUID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 #: Dotted-quad IPv4 exactly as ``ipaddress`` accepts it (ASCII digits, no leading zero,
 #: each part at most 255); any other text is checked by ``ipaddress`` itself.
-IPV4_RE: Final = re.compile(
+_IPV4: Final = (
     r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}"
     r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 )
+IPV4_RE: Final = re.compile(_IPV4)
+#: Texts joined by newlines, each one a UUID / a dotted-quad IPv4 (see :func:`all_lines`).
+UUID_LINES_RE: Final = re.compile(f"{_UUID}(?:\n{_UUID})*")
+IPV4_LINES_RE: Final = re.compile(f"{_IPV4}(?:\n{_IPV4})*")
 
 #: Namespace of the deterministic UUIDs ovnlb gives the rows it inserts.
 ROW_NAMESPACE: Final = uuidlib.UUID("2f7d4c1a-8e3b-4a5f-b6c9-0d1e2f3a4b5c")
+
+
+def all_lines(lines_re: re.Pattern[str], texts: list[str]) -> bool:
+    """True when every text (all ``str``, at least one) matches the line pattern of
+    ``lines_re`` (:data:`UUID_LINES_RE`, :data:`IPV4_LINES_RE`): one regex run over the
+    texts joined by newlines. A text holding a newline is refused (the count of newlines
+    tells), so this is ``all(LINE_RE.fullmatch(t) for t in texts)``."""
+    joined = "\n".join(texts)
+    return joined.count("\n") == len(texts) - 1 and lines_re.fullmatch(joined) is not None
 
 
 def is_uuid(text: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from ovnlb_core.errors import InvalidRequestError
-from ovnlb_core.formats import IPV4_RE, UUID_RE, is_uuid
+from ovnlb_core.formats import IPV4_LINES_RE, IPV4_RE, UUID_LINES_RE, UUID_RE, all_lines, is_uuid
 
 __all__ = [
     "AdditionalVip",
@@ -248,6 +248,7 @@ def _member_fast(d: dict[str, Any]) -> Member | None:
 
 _NONE = type(None)
 _dict_get = dict.get
+_dict_has = dict.__contains__
 
 
 @attrs.frozen
@@ -282,18 +283,23 @@ class MemberColumns:
         def col(key: str, default: Any = None) -> list[Any]:
             return list(map(_dict_get, members, repeat(key), repeat(default)))
 
+        def absent(key: str) -> bool:
+            """No member has the key (its column is all defaults, not read)."""
+            return not any(map(_dict_has, members, repeat(key)))
+
+        n = len(members)
         ids = col("member_id")
         addresses = col("address")
         ports = col("protocol_port")
         subnets = col("subnet_id")
         admins = col("admin_state_up", True)
-        weights = col("weight")
-        backups = col("backup", False)
+        weights = [None] * n if absent("weight") else col("weight")
+        backups = [False] * n if absent("backup") else col("backup", False)
         if (
             set(map(type, ids)) != {str}
-            or not all(map(_uuid, ids))
+            or not all_lines(UUID_LINES_RE, ids)
             or set(map(type, addresses)) != {str}
-            or not all(map(_ipv4, addresses))
+            or not all_lines(IPV4_LINES_RE, addresses)
             or set(map(type, ports)) != {int}
             or min(ports) < 1
             or max(ports) > 65535
@@ -302,8 +308,8 @@ class MemberColumns:
             or not set(map(type, admins)) <= {bool, _NONE}
             or not set(map(type, backups)) <= {bool, _NONE}
             or not set(map(type, weights)) <= {int, _NONE}
-            or set(map(type, col("monitor_address"))) != {_NONE}
-            or set(map(type, col("monitor_port"))) != {_NONE}
+            or not (absent("monitor_address") or set(map(type, col("monitor_address"))) == {_NONE})
+            or not (absent("monitor_port") or set(map(type, col("monitor_port"))) == {_NONE})
         ):
             return None
         given = set(weights) - {None}

@@ -168,6 +168,8 @@ def plan_request(
     translate without changing their results.
     """
     state = parse(lb_id, actual, issues, cache=cache) if actual.lbs else None
+    if cache is not None and ctx.cache is None:
+        ctx = attrs.evolve(ctx, cache=cache)
     outcome = fn(ctx, state)
     if state is None and needs_rows:
         return Planned(actual, state, outcome, actual, Plan())

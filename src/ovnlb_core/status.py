@@ -7,11 +7,11 @@ OFFLINE merely because its row holds no member statuses at all.
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ovnlb_core.formats import is_disabled
-from ovnlb_core.model import ProtocolRow
+from ovnlb_core.model import PoolState, ProtocolRow
 from ovnlb_core.octavia import OctaviaView
 
 __all__ = [
@@ -67,12 +67,14 @@ def rollup(
     *,
     statuses: Mapping[str, str] | None = None,
     members: bool = True,
+    pools: Sequence[PoolState] | None = None,
 ) -> Payload:
     """The roll-up of one row: every member status, every pool, listener, and the LB.
 
     ``statuses``: ``row.statuses()`` when the caller has it already. ``members=False``
     leaves ``members`` an empty list, for callers that replace it (member delete and
-    update): the keys and their order are the same either way.
+    update): the keys and their order are the same either way. ``pools``: the row's
+    pools when a caller's draft changed them (``RowDraft.pools()``), else ``row.pools``.
 
     One pass over the statuses for the member entries (only when ``members``); a pool's
     members are looked at only when some member of the row is ``ERROR``, and then
@@ -90,9 +92,9 @@ def rollup(
                 for mid, st in statuses.items()
             ]
     any_error: bool | None = None
-    pools = []
+    pool_entries = []
     pool_status: dict[str, str] = {}
-    for p in row.pools:
+    for p in row.pools if pools is None else pools:
         if not _admin(view, "pools", p.id, p.enabled):
             st = "OFFLINE"
         else:
@@ -111,7 +113,7 @@ def rollup(
             else:
                 st = "ONLINE"
         pool_status[p.id] = st
-        pools.append(entry(p.id, ACTIVE, st))
+        pool_entries.append(entry(p.id, ACTIVE, st))
     listeners = []
     listener_status = []
     for li in row.listeners:
@@ -129,6 +131,6 @@ def rollup(
     return {
         "loadbalancers": [entry(lb_name, ACTIVE, lb_st)],
         "listeners": listeners,
-        "pools": pools,
+        "pools": pool_entries,
         "members": member_entries,
     }

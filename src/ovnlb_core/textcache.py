@@ -329,6 +329,21 @@ class RowCache:
             new.ids = [*map(old.ids.__getitem__, kept), *(m.id for m in tail)]
         return new
 
+    def known_pool_texts(
+        self, pool_id: str, members: tuple[MemberEntry, ...]
+    ) -> Sequence[str] | None:
+        """``member_texts(members)`` (read only) when ``members`` is the pool's remembered
+        tuple (what ``parse`` gave back); else None."""
+        memo = self._pools.get(pool_id)
+        if (
+            memo is not None
+            and (memo.members is members or memo.members == members)
+            and self._pool_canonical(memo)
+        ):
+            self._count("texts_hit")
+            return memo.texts
+        return None
+
     def pool_text(self, pool_id: str, members: tuple[MemberEntry, ...]) -> str:
         """``",".join(m.text() for m in members)``."""
         return self._pool(pool_id, members).text

@@ -37,7 +37,6 @@ from ovnlb_core.formats import (
     KEY_VIP,
     KEY_VIP_FIP,
     KEY_VIP_PORT,
-    MEMBER_TEXT,
     endpoint,
     healthmonitors_text,
     is_disabled,
@@ -53,7 +52,7 @@ from ovnlb_core.formats import is_ipv6 as is_ipv6
 from ovnlb_core.formats import row_uuid as row_uuid
 from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
 from ovnlb_core.plan import LbRowSet, LoadBalancerRow
-from ovnlb_core.textcache import RowCache, member_texts
+from ovnlb_core.textcache import RowCache
 
 # ``X as X`` imports above: names other modules import from here, living in formats.py
 # (and RowCache in textcache.py).
@@ -65,10 +64,6 @@ __all__ = [
     "translate_row",
     "vip_list",
 ]
-
-# Private names requests.py imports from here (before formats.py and textcache.py existed).
-_TEXT = MEMBER_TEXT
-_texts = member_texts
 
 
 def vip_list(row: ProtocolRow) -> list[str]:

@@ -20,6 +20,7 @@ from ovnlb_core.model import (
     SELECTION_FIELDS,
     ListenerState,
     LoadBalancerState,
+    MemberEntry,
     PoolState,
     ProtocolRow,
 )
@@ -27,6 +28,7 @@ from ovnlb_core.octavia import OctaviaView
 from ovnlb_core.plan import NatUpdate
 from ovnlb_core.requests.associations import vip_associations
 from ovnlb_core.status import Payload, entry
+from ovnlb_core.textcache import RowCache, member_texts
 from ovnlb_core.topology import Subnet, Topology
 
 __all__ = [
@@ -51,6 +53,20 @@ class Context:
 
     topology: Topology
     view: OctaviaView = attrs.field(factory=OctaviaView)
+    #: The caller's text cache (the pipeline passes it): requests may read strings it
+    #: remembers instead of building them again; their results are the same without it.
+    cache: RowCache | None = attrs.field(default=None, eq=False, repr=False)
+
+    def pool_texts(self, pool_id: str, members: tuple[MemberEntry, ...]) -> Sequence[str]:
+        """``[m.text() for m in members]`` (the members of pool ``pool_id``); read only."""
+        known = self.known_pool_texts(pool_id, members)
+        return member_texts(members) if known is None else known
+
+    def known_pool_texts(
+        self, pool_id: str, members: tuple[MemberEntry, ...]
+    ) -> Sequence[str] | None:
+        """:meth:`pool_texts` when the cache remembers them, else None (nothing built)."""
+        return None if self.cache is None else self.cache.known_pool_texts(pool_id, members)
 
 
 @attrs.frozen
@@ -126,7 +142,8 @@ def pool_row(
 
 
 def replace_pool(row: ProtocolRow, pool: PoolState) -> ProtocolRow:
-    """The row with the pool of ``pool``'s id replaced (moved last) or added."""
+    """The row with the pool of ``pool``'s id replaced or added (a row keeps its pools
+    sorted by key)."""
     others = [p for p in row.pools if p.id != pool.id]
     return attrs.evolve(row, pools=(*others, pool))
 

@@ -22,6 +22,7 @@ from ovnlb_core.topology import Topology
 __all__ = ["RowDraft"]
 
 _SECOND = operator.itemgetter(1)
+_KEY = operator.attrgetter("key")
 
 
 class RowDraft(Associations):
@@ -126,6 +127,20 @@ class RowDraft(Associations):
         """The pool of the same id replaced by ``pool`` (applied in :meth:`finish`)."""
         self._pool = pool
 
+    def pool(self, pool_id: str) -> PoolState | None:
+        """The pool ``pool_id`` as the draft has it now."""
+        if self._pool is not None and self._pool.id == pool_id:
+            return self._pool
+        return self.row.pool(pool_id)
+
+    def pools(self) -> tuple[PoolState, ...]:
+        """The row's pools as :meth:`finish` leaves them (sorted by key, as a row keeps
+        them)."""
+        pool = self._pool
+        if pool is None:
+            return self.row.pools
+        return tuple(sorted((*(p for p in self.row.pools if p.id != pool.id), pool), key=_KEY))
+
     def _status_pairs(self, statuses: dict[str, str]) -> tuple[tuple[str, str], ...]:
         """``tuple(statuses.items())``, reusing the row's own pairs when only new members
         were added (the common member add): no new pair per member of the pool."""
@@ -153,6 +168,5 @@ class RowDraft(Associations):
         if self._mappings is not None:
             changes["ip_port_mappings"] = self._mappings
         if self._pool is not None:
-            pool = self._pool
-            changes["pools"] = (*(p for p in self.row.pools if p.id != pool.id), pool)
+            changes["pools"] = self.pools()
         return changes

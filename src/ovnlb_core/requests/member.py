@@ -11,7 +11,7 @@ batch changes the row through one :class:`~ovnlb_core.requests.draft.RowDraft`.
 from __future__ import annotations
 
 import operator
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from itertools import compress
 from typing import Any
 
@@ -20,7 +20,7 @@ import attrs
 from ovnlb_core import validate
 from ovnlb_core.errors import UnsupportedOptionError
 from ovnlb_core.formats import MEMBER_PREFIX, MEMBER_TEXT
-from ovnlb_core.model import LoadBalancerState, MemberEntry, ProtocolRow
+from ovnlb_core.model import LoadBalancerState, MemberEntry, PoolState, ProtocolRow
 from ovnlb_core.octavia import Member, MemberColumns, Update
 from ovnlb_core.plan import NatUpdate
 from ovnlb_core.requests.common import (
@@ -32,7 +32,6 @@ from ovnlb_core.requests.common import (
 )
 from ovnlb_core.requests.draft import RowDraft
 from ovnlb_core.status import ACTIVE, DELETED, Payload, entry, rollup
-from ovnlb_core.textcache import member_texts
 from ovnlb_core.topology import Topology, ovn_name
 
 __all__ = [
@@ -47,6 +46,8 @@ __all__ = [
 _MEMBER_ID = operator.attrgetter("id")
 _ADDRESS = operator.attrgetter("address")
 _PROTOCOL_PORT = operator.attrgetter("protocol_port")
+#: A member's status without health checks, by its admin state (False, True).
+_BY_ADMIN = ("OFFLINE", "NO_MONITOR")
 
 
 class _MemberIndex:
@@ -54,10 +55,10 @@ class _MemberIndex:
 
     Lookups by id, and by entry text (:meth:`MemberEntry.text`), cost a C-speed scan
     of the ids for the first few and O(1) after (an id -> positions dict is built on
-    the ninth): no member's text is built for a lookup. An entry ``member_<id>_...``
-    can only equal the text of a member whose id is the text between ``member_`` and
-    one of the later ``_``, so only the members with those ids are compared (by their
-    full text).
+    the ninth, or on the first when the caller expects more): no member's text is built
+    for a lookup. An entry ``member_<id>_...`` can only equal the text of a member
+    whose id is the text between ``member_`` and one of the later ``_``, so only the
+    members with those ids are compared (by their full text).
     """
 
     __slots__ = ("_first", "_groups", "_ids", "_lookups", "members")
@@ -65,10 +66,12 @@ class _MemberIndex:
     #: Lookups answered by scanning before the dict is built.
     SCANS = 8
 
-    def __init__(self, members: tuple[MemberEntry, ...]) -> None:
+    def __init__(self, members: tuple[MemberEntry, ...], expected: int = 0) -> None:
+        """``expected``: how many members the caller will look up; more than
+        :attr:`SCANS` builds the dict at the first lookup (scans would be wasted)."""
         self.members = members
         self._ids: list[str] | None = None
-        self._lookups = 0
+        self._lookups = self.SCANS if expected > self.SCANS else 0
         #: id -> its first position; None until built.
         self._first: dict[str, int] | None = None
         #: id -> every position, only when some id occurs more than once.
@@ -125,6 +128,10 @@ class _MemberIndex:
                     break
             k = text.find("_", k + 1)
         return best
+
+    def has_text(self, text: str) -> bool:
+        """Some member's text is ``text``."""
+        return self.by_text(text) is not None
 
     def without(self, gone: Collection[int]) -> tuple[MemberEntry, ...]:
         """The members, those at the positions ``gone`` left out (C-speed slices)."""
@@ -183,22 +190,23 @@ def _member_nat_updates(
 # -- create ---------------------------------------------------------------------------------------
 
 
-def _add_members(
+def _append_members(
     ctx: Context,
-    state: LoadBalancerState,
-    pool_id: str,
+    draft: RowDraft,
+    lb_name: str,
+    pool: PoolState,
     members: Sequence[Member],
     new_only: bool = False,
-) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str], list[NatUpdate]]:
-    """Append the members not in the pool yet (by entry text); the new state, row, the row's
-    statuses (``row.statuses()``) and the NAT updates. O(len(members)) plus one row rebuild.
+) -> list[MemberEntry]:
+    """Append to ``pool`` (in ``draft``) the members not in it yet (by entry text), with
+    their statuses, switch counts and routers; the entries added. O(len(members)) plus one
+    copy of the pool's member tuple.
 
     ``new_only``: the caller knows no member's entry text is in the pool (a batch's creates):
     the pool is not searched."""
-    state, row, pool = pool_row(state, pool_id)
+    row = draft.row
     topo = ctx.topology
-    draft = RowDraft(row)
-    subnet_of = _SubnetOf(ctx, state.name, row)
+    subnet_of = _SubnetOf(ctx, lb_name, row)
     index = _MemberIndex(pool.members)
     added_texts: set[str] = set()
     new_members = list(pool.members)
@@ -210,11 +218,15 @@ def _add_members(
     # checks give the same answers within a request, so a batch pays them once per
     # subnet; only the switch's count moves per member.
     counted: dict[str, str | None] = {}
-    in_pool = index.by_text if pool.members and not new_only else None
+    in_pool: Callable[[str], bool] | None = None
+    if pool.members and not new_only:
+        # The cache's texts of the pool when it has them (a C-speed scan), else the index.
+        known = ctx.known_pool_texts(pool.id, pool.members)
+        in_pool = known.__contains__ if known is not None else index.has_text
     for m in members:
         e = subnet_of.entry(m)
         text = e.text()
-        if text in added_texts or (in_pool is not None and in_pool(text) is not None):
+        if text in added_texts or (in_pool is not None and in_pool(text)):
             # Not changed so far in this request: the row's statuses as they came.
             statuses.append((m.id, draft.statuses().get(m.id, "NO_MONITOR")))
             continue
@@ -244,9 +256,24 @@ def _add_members(
         statuses.append((m.id, value))
     draft.replace_pool(attrs.evolve(pool, members=tuple(new_members)))
     draft.update_statuses(statuses)
+    return added
+
+
+def _add_members(
+    ctx: Context,
+    state: LoadBalancerState,
+    pool_id: str,
+    members: Sequence[Member],
+    new_only: bool = False,
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str], list[NatUpdate]]:
+    """:func:`_append_members` in a draft of its own, the row rebuilt; the new state, row,
+    the row's statuses (``row.statuses()``) and the NAT updates."""
+    state, row, pool = pool_row(state, pool_id)
+    draft = RowDraft(row)
+    added = _append_members(ctx, draft, state.name, pool, members, new_only)
     new_row = draft.finish()
     state = state.replace(row, new_row)
-    return state, new_row, draft.statuses(), _member_nat_updates(new_row, topo, added)
+    return state, new_row, draft.statuses(), _member_nat_updates(new_row, ctx.topology, added)
 
 
 def member_create(ctx: Context, state: LoadBalancerState | None, member: Member) -> Outcome:
@@ -262,18 +289,16 @@ def member_create(ctx: Context, state: LoadBalancerState | None, member: Member)
 # -- delete ---------------------------------------------------------------------------------------
 
 
-def _remove_members(
-    ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
-) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str]]:
-    """Remove each member's entry (by text, else by id); the new state, row and its statuses.
-
-    O(len(members)) plus one rebuild of the pool and the row.
-    """
-    state, row, pool = pool_row(state, pool_id)
+def _drop_members(
+    ctx: Context, draft: RowDraft, lb_name: str, pool: PoolState, members: Sequence[Member]
+) -> None:
+    """Remove from ``pool`` (in ``draft``) each member's entry (by text, else by id), its
+    status, its switch count and (with health checks) its mapping. O(len(members)) plus one
+    copy of the pool's member tuple."""
+    row = draft.row
     topo = ctx.topology
-    draft = RowDraft(row)
-    subnet_of = _SubnetOf(ctx, state.name, row)
-    index = _MemberIndex(pool.members)
+    subnet_of = _SubnetOf(ctx, lb_name, row)
+    index = _MemberIndex(pool.members, expected=len(members))
     has_hc = bool(row.health_checks)
     gone: set[int] = set()
     removed_ids = []
@@ -291,13 +316,23 @@ def _remove_members(
         # its own id).
         gone.update(j for j in index.positions(found.id) if pool.members[j] is found)
         if has_hc:
-            draft.hm_member_unmap(found, pool_id, leaving)
+            draft.hm_member_unmap(found, pool.id, leaving)
         subnet = topo.subnet(found.subnet_id)
         if subnet is not None:
             draft.disassociate_ls(topo, ovn_name(subnet.network_id))
     if gone:
         draft.replace_pool(attrs.evolve(pool, members=index.without(gone)))
     draft.drop_statuses(removed_ids)
+
+
+def _remove_members(
+    ctx: Context, state: LoadBalancerState, pool_id: str, members: Sequence[Member]
+) -> tuple[LoadBalancerState, ProtocolRow, dict[str, str]]:
+    """:func:`_drop_members` in a draft of its own, the row rebuilt; the new state, row and
+    its statuses."""
+    state, row, pool = pool_row(state, pool_id)
+    draft = RowDraft(row)
+    _drop_members(ctx, draft, state.name, pool, members)
     new_row = draft.finish()
     state = state.replace(row, new_row)
     return state, new_row, draft.statuses()
@@ -354,7 +389,7 @@ def _updated_status(prev: str | None, has_hc: bool, m: Member, admin_given: bool
 def _admin_statuses(draft: RowDraft, ids: list[str], admins: list[bool]) -> list[dict[str, Any]]:
     """Without health checks: each member's status follows its admin state alone; set in
     ``draft``, and the members' report entries."""
-    values = ["NO_MONITOR" if a else "OFFLINE" for a in admins]
+    values = list(map(_BY_ADMIN.__getitem__, map(bool, admins)))
     draft.update_statuses(zip(ids, values, strict=True))
     return [
         {"id": mid, "provisioning_status": ACTIVE, "operating_status": value}
@@ -388,7 +423,7 @@ def _update_members(
         reported.append(entry(m.id, ACTIVE, value))
         if has_hc and admin_given:
             if index is None:
-                index = _MemberIndex(pool.members)
+                index = _MemberIndex(pool.members, expected=len(items))
             i = index.by_id(m.id)
             if i is not None:
                 e = pool.members[i]
@@ -417,6 +452,15 @@ def member_update(ctx: Context, state: LoadBalancerState | None, upd: Update[Mem
     return Outcome(state, (report,))
 
 
+def _leaving(pool: PoolState, wanted: set[str]) -> list[Member]:
+    """A batch's deletes: a Member for each entry of the pool whose id the batch does not
+    name, in the pool's order (the entries picked at C speed)."""
+    out = compress(
+        pool.members, map(operator.not_, map(wanted.__contains__, map(_MEMBER_ID, pool.members)))
+    )
+    return [Member(e.id, pool.id, e.address, e.port, e.subnet_id or None) for e in out]
+
+
 def member_batch_update(
     ctx: Context, state: LoadBalancerState | None, pool_id: str, members: Sequence[Member]
 ) -> Outcome:
@@ -425,7 +469,7 @@ def member_batch_update(
     subnet = vip_subnet_obj(ctx, state, row)
     validate.members(members, row, subnet, batch=True)
     members = [m if m.pool_id == pool_id else attrs.evolve(m, pool_id=pool_id) for m in members]
-    texts = set(member_texts(pool.members))
+    texts = set(ctx.pool_texts(pool_id, pool.members))
     subnet_of = _SubnetOf(ctx, state.name, row)
     create: list[Member] = []
     update: list[Member] = []
@@ -439,12 +483,7 @@ def member_batch_update(
     )
     for m, text in zip(members, wanted_texts, strict=True):
         (update if text in texts else create).append(m)
-    wanted = {m.id for m in members}
-    delete = [
-        Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
-        for e in pool.members
-        if e.id not in wanted
-    ]
+    delete = _leaving(pool, {m.id for m in members})
     return _batch(ctx, state, pool_id, create, update, delete)
 
 
@@ -459,6 +498,11 @@ def _batch(
 ) -> Outcome:
     """A batch's create, update and delete requests, in that order, each reported. On a row
     without health checks ``kept`` (ids and admin states) may stand for ``update``."""
+    _, row, _ = pool_row(state, pool_id)
+    if not row.health_checks:
+        if kept is None:
+            kept = ([m.id for m in update], [m.admin_state_up for m in update])
+        return _batch_one_draft(ctx, state, pool_id, create, kept, delete)
     reports: list[Payload] = []
     nats: list[NatUpdate] = []
     if create:
@@ -466,11 +510,7 @@ def _batch(
         state, row, statuses, new_nats = _add_members(ctx, state, pool_id, create, new_only=True)
         nats += new_nats
         reports.append(rollup(state.name, row, ctx.view, statuses=statuses))
-    if kept is not None:
-        if kept[0]:
-            state, report = _update_admin(ctx, state, pool_id, *kept)
-            reports.append(report)
-    elif update:
+    if update:
         state, report = _update_members(ctx, state, pool_id, [(m, True) for m in update])
         reports.append(report)
     if delete:
@@ -481,19 +521,49 @@ def _batch(
     return Outcome(state, tuple(reports), tuple(nats))
 
 
-def _update_admin(
-    ctx: Context, state: LoadBalancerState, pool_id: str, ids: list[str], admins: list[bool]
-) -> tuple[LoadBalancerState, Payload]:
-    """``_update_members`` of members given by id and admin state, on a row without health
-    checks (what its batch branch does, without a Member per member)."""
-    state, row, _pool = pool_row(state, pool_id)
+def _batch_one_draft(
+    ctx: Context,
+    state: LoadBalancerState,
+    pool_id: str,
+    create: Sequence[Member],
+    kept: tuple[list[str], list[bool]],
+    delete: Sequence[Member],
+) -> Outcome:
+    """:func:`_batch` on a row without health checks: the three requests change one draft,
+    the row is rebuilt once. Each report is the roll-up of the draft as its request leaves
+    it (the statuses, and the pools in the order, of the row that request alone would
+    write), so the reports, the row and the NAT updates are those of the requests applied
+    one by one (tests/core/test_batch_fastpaths.py checks it)."""
+    state, row, pool = pool_row(state, pool_id)
     draft = RowDraft(row)
-    reported = _admin_statuses(draft, ids, admins)
-    new_row = draft.finish()
-    state = state.replace(row, new_row)
-    report = rollup(state.name, new_row, ctx.view, statuses=draft.statuses(), members=False)
-    report["members"] = reported
-    return state, report
+    name = state.name
+    reports: list[Payload] = []
+    nats: list[NatUpdate] = []
+    if create:
+        # Both batch paths create exactly the members whose entry text is not in the pool.
+        added = _append_members(ctx, draft, name, pool, create, new_only=True)
+        nats = _member_nat_updates(row, ctx.topology, added)
+        reports.append(rollup(name, row, ctx.view, statuses=draft.statuses(), pools=draft.pools()))
+    ids, admins = kept
+    if ids:
+        # No health check, every admin state given: each status follows its member's
+        # admin state alone (what _update_members does for such a batch).
+        reported = _admin_statuses(draft, ids, admins)
+        report = rollup(
+            name, row, ctx.view, statuses=draft.statuses(), members=False, pools=draft.pools()
+        )
+        report["members"] = reported
+        reports.append(report)
+    if delete:
+        current = draft.pool(pool_id)
+        assert current is not None
+        _drop_members(ctx, draft, name, current, delete)
+        report = rollup(
+            name, row, ctx.view, statuses=draft.statuses(), members=False, pools=draft.pools()
+        )
+        report["members"] = [entry(m.id, DELETED) for m in delete]
+        reports.append(report)
+    return Outcome(state.replace(row, draft.finish()), tuple(reports), tuple(nats))
 
 
 def member_batch_update_columns(
@@ -515,7 +585,7 @@ def member_batch_update_columns(
     if None in set(subnets):
         vip = vip_subnet(ctx, state.name, row) or ""
         subnets = [s or vip for s in subnets]
-    texts = set(member_texts(pool.members))
+    texts = set(ctx.pool_texts(pool_id, pool.members))
     wanted_texts = map(MEMBER_TEXT, cols.ids, cols.addresses, cols.ports, subnets)
     kept = list(map(texts.__contains__, wanted_texts))
     n = len(kept)
@@ -526,10 +596,5 @@ def member_batch_update_columns(
         update = [cols.member(i) for i in compress(range(n), kept)]
     else:
         kept_admin = (list(compress(cols.ids, kept)), list(compress(cols.admins, kept)))
-    wanted = set(cols.ids)
-    delete = [
-        Member(e.id, pool_id, e.address, e.port, e.subnet_id or None)
-        for e in pool.members
-        if e.id not in wanted
-    ]
+    delete = _leaving(pool, set(cols.ids))
     return _batch(ctx, state, pool_id, create, update, delete, kept_admin)
