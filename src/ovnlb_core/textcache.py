@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from itertools import compress, repeat
 from typing import Any, TypeVar, cast
 
-from ovnlb_core.formats import ENDPOINT_V4, MEMBER_TEXT, dumps, parse_member_text
+from ovnlb_core.formats import (
+    ENDPOINT_V4,
+    MEMBER_TEXT,
+    dumps,
+    parse_member_text,
+    pool_value_known_canonical,
+)
 from ovnlb_core.model import MemberEntry, PoolState, ProtocolRow
 
 __all__ = ["RowCache", "member_backends", "member_texts"]
@@ -364,8 +370,11 @@ class RowCache:
         texts = value.split(",") if value else []
         if len(texts) != len(members):  # cannot happen for a value that parsed
             return
+        # A value written by translate (every value ovnlb wrote) is known canonical at
+        # C speed; anything else is compared entry by entry when first spliced.
+        canonical = True if pool_value_known_canonical(value) else None
         self._put(
-            self._pools, pool_id, _PoolMemo(members, value, texts, canonical=None, exact=True)
+            self._pools, pool_id, _PoolMemo(members, value, texts, canonical=canonical, exact=True)
         )
 
     def backends(self, row: ProtocolRow, pool: PoolState) -> tuple[str, str]:

@@ -345,3 +345,38 @@ def test_keys_of_the_spec() -> None:
         "neutron:member_status",
         "octavia:healthmonitors",
     ]
+
+
+#: Member entries near the grammar: valid parts but the port (leading zeros, digits
+#: str.isdigit accepts that are not ASCII) and the id and subnet (':0' and digits).
+_PORT_TEXTS = ("80", "0", "0080", "00", "8080", "\u0663", "\u00b2", "1\u0663")
+near_members = st.builds(
+    "member_{}_{}:{}_{}".format,
+    st.sampled_from(["m1", "m:01", M]),
+    st.sampled_from(["10.0.0.1", "2001:db8::1", "fe80::0:1", "2001:db8:0:1::5"]),
+    st.sampled_from(_PORT_TEXTS),
+    st.sampled_from(["s1", "", "None", "s:07", SUB]),
+)
+
+
+@given(st.lists(near_members | members.map(lambda m: f.member_text(*m)), max_size=5))
+def test_pool_value_known_canonical_is_never_wrong(entries: list[str]) -> None:
+    value = f.pool_value(entries)
+    try:
+        parsed = [f.parse_member_text(e) for e in f.split_pool_value(value)]
+    except ValueError:
+        return  # only values that parse are asked about
+    rewritten = f.pool_value(f.member_text(*m) for m in parsed)
+    if f.pool_value_known_canonical(value):
+        assert rewritten == value
+
+
+#: Members as Octavia gives them: UUIDs, addresses as ``ipaddress`` writes them.
+octavia_members = st.tuples(uuids, addresses, ports, st.sampled_from(["", "None"]) | uuids)
+
+
+@given(st.lists(octavia_members))
+def test_pool_values_of_octavia_members_are_known_canonical(
+    entries: list[tuple[str, str, int, str]],
+) -> None:
+    assert f.pool_value_known_canonical(f.pool_value(f.member_text(*m) for m in entries))
