@@ -108,6 +108,7 @@ __all__ = [
     "split_endpoint",
     "split_list",
     "split_pool_value",
+    "str_object_text",
     "unbracket",
     "vip_version",
 ]
@@ -263,7 +264,36 @@ def parse_ls_refs(value: str) -> tuple[tuple[str, int], ...]:
 
 def member_status_text(pairs: Iterable[tuple[str, str]]) -> str:
     """``neutron:member_status``: ``{"<member-id>": "<status>", ...}`` (spec 1.9)."""
-    return dumps(dict(pairs))
+    return str_object_text(dict(pairs))
+
+
+_ITEM_JOIN = '": "'.join
+_PRINTABLE_ASCII: Final = bytes(range(0x20, 0x7F))
+
+
+def str_object_text(items: Mapping[str, str]) -> str:
+    """``dumps(items)`` for a map of strings, at C speed when nothing needs escaping.
+
+    ``json.dumps`` writes a string raw between quotes when it holds only printable
+    ASCII other than ``"`` and ``\\``: then the text is the items joined, checked
+    after joining (the separators hold exactly ``4n - 2`` quotes, so one more means a
+    quote in an item). A 10k-member status on a cold cache. Anything else, or a key or
+    value that is not a string, goes to ``dumps``.
+    """
+    try:
+        body = '", "'.join(map(_ITEM_JOIN, items.items()))
+    except TypeError:  # a key or value that is not a string
+        return dumps(items)
+    if items and body.isascii():
+        raw = body.encode("ascii")
+        # Deleting every printable character leaves the others (C speed).
+        if (
+            not raw.translate(None, _PRINTABLE_ASCII)
+            and b"\\" not in raw
+            and raw.count(b'"') == 4 * len(items) - 2
+        ):
+            return '{"' + body + '"}'
+    return dumps(items)
 
 
 def parse_member_status(value: str) -> tuple[tuple[str, str], ...]:

@@ -20,8 +20,10 @@ from ovnlb_core.formats import (
     ENDPOINT_V4,
     MEMBER_TEXT,
     dumps,
+    member_status_text,
     parse_member_text,
     pool_value_known_canonical,
+    str_object_text,
 )
 from ovnlb_core.model import MemberEntry, PoolState, ProtocolRow
 
@@ -427,7 +429,7 @@ class RowCache:
     @staticmethod
     def _status_canonical(memo: _StatusMemo) -> bool:
         if memo.canonical is None:
-            memo.canonical = memo.text == dumps(dict(memo.pairs))
+            memo.canonical = memo.text == member_status_text(memo.pairs)
         return memo.canonical
 
     def status_text(self, key: str, pairs: tuple[tuple[str, str], ...]) -> str:
@@ -453,7 +455,7 @@ class RowCache:
         self._count("status_miss")
         as_dict = dict(pairs)
         exact = len(as_dict) == len(pairs) and _str_pairs(pairs)
-        new = _StatusMemo(pairs, dumps(as_dict), canonical=True, exact=exact or None)
+        new = _StatusMemo(pairs, str_object_text(as_dict), canonical=True, exact=exact or None)
         if exact:
             new.unique = True
             new.keys = set(as_dict)

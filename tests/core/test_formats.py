@@ -9,10 +9,11 @@ the code's output.
 from __future__ import annotations
 
 import ipaddress
+import json
 import uuid as uuidlib
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ovnlb_core import formats as f
@@ -82,6 +83,20 @@ def test_comma_list_round_trip(items: tuple[str, ...]) -> None:
 @given(distinct_pairs(st.integers(min_value=1, max_value=2**40)))
 def test_ls_refs_round_trip(pairs: tuple[tuple[str, int], ...]) -> None:
     assert f.parse_ls_refs(f.ls_refs_text(pairs)) == pairs
+
+
+@given(
+    st.dictionaries(
+        json_text | st.text(alphabet='ab"\\\x7f\x1f\u00e9 :,{}', max_size=4),
+        json_text | st.sampled_from(["ONLINE", "OFFLINE", "ERROR", "NO_MONITOR"]),
+    )
+)
+@example({"a\x7f": "ONLINE"})
+@example({"a": "b\x1f"})
+@example({'"': "ONLINE", "b": "\\"})
+@settings(max_examples=200)
+def test_str_object_text_is_json_dumps(items: dict[str, str]) -> None:
+    assert f.str_object_text(items) == json.dumps(items)
 
 
 @given(distinct_pairs(json_text))
