@@ -1387,7 +1387,10 @@ WHAT_WAS_DONE = [
     "alternating). A parsed pool value is known canonical at C speed when it is ASCII with "
     "no ':0' and a digit (translate writes an entry back the same but for a port with a "
     "leading zero or non-ASCII digits), so the first request after a restart does not "
-    "format all 10k entries to compare (property-tested never wrong). Measured alternating "
+    "format all 10k entries to compare (property-tested never wrong); a status map of "
+    "plain strings is written as its joined items, checked at C speed after joining "
+    "(`formats.str_object_text`, ~35% under `json.dumps` at 10k; property-tested against "
+    "it), for the status memo's canonical check and misses. Measured alternating "
     "with the previous code (loaded machine): the 1% batch ~166 -> ~125 ms; the core alone "
     "(memory backend, CPU time) 63-86 -> 53-54 ms for the batch and 9.1-11.7 -> 7.2-8.3 ms "
     "for a 10k member add.",
