@@ -197,6 +197,11 @@ def member_backends(members: Sequence[MemberEntry]) -> list[str]:
     return list(map(ENDPOINT_V4, addresses, map(_MEMBER_PORT, members)))
 
 
+def _holds(memo: _PoolMemo, members: tuple[MemberEntry, ...]) -> bool:
+    """The memo is of exactly these members (the same tuple, or an equal one)."""
+    return memo.members is members or memo.members == members
+
+
 class RowCache:
     """Memo of the long strings of ``Load_Balancer`` rows, for :func:`translate` and ``parse``.
 
@@ -252,7 +257,7 @@ class RowCache:
         memo = self._pools.get(pool_id)
         new: _PoolMemo | None = None
         if memo is not None and self._pool_canonical(memo):
-            if memo.members is members or memo.members == members:
+            if _holds(memo, members):
                 self._count("pool_hit")
                 self._put(self._pools, pool_id, memo)
                 return memo
@@ -343,11 +348,7 @@ class RowCache:
         """``member_texts(members)`` (read only) when ``members`` is the pool's remembered
         tuple (what ``parse`` gave back); else None."""
         memo = self._pools.get(pool_id)
-        if (
-            memo is not None
-            and (memo.members is members or memo.members == members)
-            and self._pool_canonical(memo)
-        ):
+        if memo is not None and _holds(memo, members) and self._pool_canonical(memo):
             self._count("texts_hit")
             return memo.texts
         return None
